@@ -1,0 +1,60 @@
+/** TypeBox schemas of the user endpoints: validation, OpenAPI and static types in one place. */
+import { type Static, Type } from 'typebox';
+import type { User } from '../store/store.js';
+
+/** No NUL bytes or other control characters in names: they break logs, terminals and exports. */
+const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]*$';
+
+export const RoleSchema = Type.Enum(['student', 'teacher', 'admin'], { description: 'student, teacher or admin' });
+
+export const UserIdSchema = Type.String({
+  pattern: '^[0-9a-fA-F]{24}$',
+  description: '24 hexadecimal characters (MongoDB ObjectId form)',
+  examples: ['6916cbc709d9eedb316de5c3'],
+});
+
+export const UsernameSchema = Type.String({ minLength: 3, maxLength: 50, pattern: NO_CONTROL_CHARS });
+export const EmailSchema = Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] });
+export const FullNameSchema = Type.Union([Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS }), Type.Null()]);
+
+export const UserResponseSchema = Type.Object(
+  {
+    id: Type.String({ examples: ['6916cbc709d9eedb316de5c3'] }),
+    username: Type.String(),
+    email: Type.String(),
+    full_name: Type.Union([Type.String(), Type.Null()]),
+    role: RoleSchema,
+    created_at: Type.String({ format: 'date-time' }),
+    qr_code: Type.Union([Type.String({ description: 'base64 PNG' }), Type.Null()]),
+  },
+  { title: 'UserResponse' },
+);
+export type UserResponse = Static<typeof UserResponseSchema>;
+
+export function toUserResponse(user: User): UserResponse {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    full_name: user.fullName,
+    role: user.role,
+    created_at: user.createdAt.toISOString(),
+    qr_code: user.qrCode,
+  };
+}
+
+export const UserIdParamsSchema = Type.Object({ user_id: UserIdSchema });
+
+export const ListUsersQuerySchema = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size (1–200)' }),
+    cursor: Type.Optional(UserIdSchema),
+    role: Type.Optional(RoleSchema),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 254, pattern: NO_CONTROL_CHARS, description: 'Email or username prefix' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const DeleteUserResponseSchema = Type.Object({ message: Type.String(), user_id: Type.String() });
