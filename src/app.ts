@@ -84,6 +84,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   );
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While draining, close each connection after its response: keep-alive clients would
+    // otherwise hold the server open until their idle timeout.
+    if (health.isShuttingDown()) reply.header('connection', 'close');
   });
   // One log line per request (Fastify's default is two), with its id, status and time.
   app.addHook('onResponse', async (request, reply) => {

@@ -6,6 +6,7 @@ export interface HealthService {
   readiness(): Promise<'ready' | 'shutting_down' | 'database_unavailable'>;
   /** Called when shutdown starts: readiness turns 503 so load balancers stop sending traffic. */
   markShuttingDown(): void;
+  isShuttingDown(): boolean;
 }
 
 export function createHealthService(store: Store, timeoutMs: number): HealthService {
@@ -34,5 +35,6 @@ export function createHealthService(store: Store, timeoutMs: number): HealthServ
     markShuttingDown() {
       shuttingDown = true;
     },
+    isShuttingDown: () => shuttingDown,
   };
 }

@@ -25,6 +25,8 @@ export interface UserListQuery {
 export interface UserService {
   /** Public registration (actor null) creates students; an admin actor may create any role. */
   register(input: Registration, actor: User | null): Promise<User>;
+  /** Creates a user with any role, for callers that hold an admin's authority (CLI, bootstrap). */
+  createWithRole(input: Registration & { role: Role }): Promise<User>;
   /** Email + password login; one answer for unknown email and wrong password. */
   login(email: string, password: string): Promise<User>;
   findById(id: string): Promise<User | null>;
@@ -101,6 +103,8 @@ export function createUserService(
       if (role !== 'student' && actor?.role !== 'admin') throw errors.roleForbidden(role);
       return create({ ...input, role });
     },
+
+    createWithRole: create,
 
     async login(email, password) {
       if (Buffer.byteLength(password, 'utf8') > rules.maxPasswordBytes) throw errors.badCredentials();

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { jwtVerify } from 'jose';
+import { createPasswordHasher } from '../../src/auth/passwords.js';
+import type { Role } from '../../src/store/store.js';
+import { bearer, buildTestApp, newUserBody, register, type TestApp } from '../helpers/app.js';
+
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures');
+
+interface LegacyDoc {
+  _id: { $oid: string };
+  username: string;
+  email: string;
+  password: string;
+  full_name: string | null;
+  role: Role;
+  created_at: { $date: string };
+  qr_code: string | null;
+}
+
+function loginRequest(t: TestApp, email: string, password: string) {
+  return t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+}
+
+describe('POST /auth/login', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp();
+  });
+  after(() => t.close());
+
+  it('returns a bearer token with sub, role, iat, exp and jti, signed HS256', async () => {
+    const body = newUserBody();
+    const id = (await register(t.app, body)).json().id;
+    const res = await loginRequest(t, body.email, body.password);
+    assert.equal(res.statusCode, 200);
+    const answer = res.json();
+    assert.equal(answer.token_type, 'bearer');
+    assert.equal(answer.expires_in, t.config.jwt.accessTokenTtlSeconds);
+    // A stock JOSE library accepts it: other services can verify with the shared secret.
+    const { payload, protectedHeader } = await jwtVerify(answer.access_token, t.secret, { algorithms: ['HS256'] });
+    assert.equal(protectedHeader.alg, 'HS256');
+    assert.equal(payload.sub, id);
+    assert.equal(payload.role, 'student');
+    assert.equal(typeof payload.jti, 'string');
+    assert.equal((payload.exp as number) - (payload.iat as number), t.config.jwt.accessTokenTtlSeconds);
+    const me = await t.app.inject({ url: '/users/me', headers: bearer(answer.access_token) });
+    assert.equal(me.json().id, id);
+  });
+
+  it('finds the account whatever the case of the email', async () => {
+    const body = newUserBody({ email: 'Case.Person@Example.COM' });
+    await register(t.app, body);
+    assert.equal((await loginRequest(t, 'case.person@example.com', body.password)).statusCode, 200);
+    assert.equal((await loginRequest(t, 'CASE.PERSON@EXAMPLE.COM', body.password)).statusCode, 200);
+  });
+
+  it('gives the same 401 for an unknown email and a wrong password (no enumeration)', async () => {
+    const body = newUserBody();
+    await register(t.app, body);
+    const wrong = await loginRequest(t, body.email, 'wrong-password');
+    const unknown = await loginRequest(t, `nobody-${body.email}`, 'wrong-password');
+    assert.equal(wrong.statusCode, 401);
+    assert.equal(unknown.statusCode, 401);
+    assert.deepEqual(wrong.json(), { detail: 'Incorrect email or password', code: 'INVALID_CREDENTIALS' });
+    assert.deepEqual(unknown.json(), wrong.json());
+    assert.equal(unknown.headers['www-authenticate'], wrong.headers['www-authenticate']);
+  });
+
+  it('answers a password over 72 bytes with 401, not 500 (defect 3)', async () => {
+    const body = newUserBody();
+    await register(t.app, body);
+    const res = await loginRequest(t, body.email, 'ü'.repeat(100));
+    assert.equal(res.statusCode, 401);
+  });
+
+  it('answers a password over 1024 bytes with 401 or 422, never 500', async () => {
+    const body = newUserBody();
+    await register(t.app, body);
+    const res = await loginRequest(t, body.email, '漢'.repeat(1000));
+    assert.ok([401, 422].includes(res.statusCode), res.body);
+  });
+
+  it('refuses a form-encoded body (the old API takes JSON) with 415', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'email=a%40b.c&password=x',
+    });
+    assert.equal(res.statusCode, 415);
+  });
+
+  it('answers a missing password with 422 in the FastAPI shape', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'a@example.com' } });
+    assert.equal(res.statusCode, 422);
+    assert.deepEqual(res.json(), { detail: [{ loc: ['body', 'password'], msg: 'Field required', type: 'missing' }] });
+  });
+});
+
+describe('users imported from the old service (bcrypt hashes)', () => {
+  let t: TestApp;
+  const docs: LegacyDoc[] = readFileSync(path.join(FIXTURES, 'legacy-users.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const passwords: Record<string, string> = JSON.parse(readFileSync(path.join(FIXTURES, 'legacy-passwords.json'), 'utf8'));
+
+  before(async () => {
+    t = await buildTestApp();
+    for (const d of docs) {
+      await t.store.insertUser({
+        id: d._id.$oid,
+        username: d.username,
+        email: d.email,
+        passwordHash: d.password,
+        fullName: d.full_name,
+        role: d.role,
+        createdAt: new Date(d.created_at.$date),
+        qrCode: d.qr_code,
+      });
+    }
+  });
+  after(() => t.close());
+
+  const pw = (email: string) => passwords[email] as string;
+
+  it('logs every fixture user in with the old password, and keeps their id', async () => {
+    for (const d of docs) {
+      const res = await loginRequest(t, d.email, pw(d.email));
+      assert.equal(res.statusCode, 200, `${d.email}: ${res.body}`);
+      const me = await t.app.inject({ url: '/users/me', headers: bearer(res.json().access_token) });
+      assert.equal(me.json().id, d._id.$oid);
+      assert.equal(me.json().role, d.role);
+    }
+  });
+
+  it('accepts a lower-cased email for Bob.Builder@Example.com', async () => {
+    const res = await loginRequest(t, 'bob.builder@example.com', pw('Bob.Builder@Example.com'));
+    assert.equal(res.statusCode, 200);
+  });
+
+  it('lets carol in with a 6-character password from before the 8-character minimum', async () => {
+    assert.equal(pw('carol@example.com').length, 6);
+    assert.equal((await loginRequest(t, 'carol@example.com', pw('carol@example.com'))).statusCode, 200);
+  });
+
+  it('re-hashes to argon2id on login, after which every byte of the password counts (dave, 80 characters)', async () => {
+    const dave = pw('dave@example.com');
+    assert.equal(dave.length, 80);
+    // Logged in above, so the bcrypt hash is gone...
+    const stored = await t.store.findUserByEmail('dave@example.com');
+    assert.ok(stored?.passwordHash.startsWith('$argon2id$'), stored?.passwordHash);
+    // ...and a password sharing only the first 72 bytes, which bcrypt accepted, is refused now.
+    assert.equal((await loginRequest(t, 'dave@example.com', `${dave.slice(0, 72)}bbbbbbbb`)).statusCode, 401);
+    assert.equal((await loginRequest(t, 'dave@example.com', dave)).statusCode, 200);
+  });
+
+  it('lets erin in with multi-byte characters, before and after the re-hash', async () => {
+    const erin = pw('erin@example.com');
+    assert.ok(Buffer.byteLength(erin) > erin.length);
+    assert.equal((await loginRequest(t, 'erin@example.com', erin)).statusCode, 200);
+    assert.equal((await loginRequest(t, 'erin@example.com', erin.slice(1))).statusCode, 401);
+  });
+
+  it('refuses a wrong password for a bcrypt user and leaves the hash alone', async () => {
+    const fresh = await buildTestApp();
+    try {
+      const d = docs[0] as LegacyDoc;
+      await fresh.store.insertUser({
+        id: d._id.$oid,
+        username: d.username,
+        email: d.email,
+        passwordHash: d.password,
+        fullName: d.full_name,
+        role: d.role,
+        createdAt: new Date(d.created_at.$date),
+      });
+      assert.equal((await loginRequest(fresh, d.email, 'not-the-password')).statusCode, 401);
+      assert.equal((await fresh.store.findUserById(d._id.$oid))?.passwordHash, d.password);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('password hashing runs off the event loop (defect 5)', () => {
+  it('lets the event loop turn while a hash is computed', async () => {
+    const hasher = createPasswordHasher();
+    let loopTurned = false;
+    const hashed = hasher.hash('a password of some length').then((h) => ({ h, loopTurnedFirst: loopTurned }));
+    setImmediate(() => {
+      loopTurned = true;
+    });
+    const { h, loopTurnedFirst } = await hashed;
+    // A synchronous hash (the old service's bcrypt) would finish before the loop could turn.
+    assert.equal(loopTurnedFirst, true);
+    assert.ok(h.startsWith('$argon2id$'));
+  });
+
+  it('lets the event loop turn while a legacy bcrypt hash is verified', async () => {
+    const hasher = createPasswordHasher();
+    let loopTurned = false;
+    const checked = hasher
+      .verify('$2b$12$ru0CY/uMRfPgiKR16ytrGOeFR/MJbn9LykWuiu5/9/7D8FnaRG69m', 'alice-pass-01')
+      .then((c) => ({ c, loopTurnedFirst: loopTurned }));
+    setImmediate(() => {
+      loopTurned = true;
+    });
+    const { c, loopTurnedFirst } = await checked;
+    assert.equal(loopTurnedFirst, true);
+    assert.deepEqual(c, { ok: true, needsRehash: true });
+  });
+});
