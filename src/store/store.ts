@@ -35,7 +35,7 @@ export interface ListUsersQuery {
   /** Keyset cursor: return users whose id sorts after this one. */
   after?: string;
   role?: Role;
-  /** Case-insensitive prefix of the email, or case-sensitive prefix of the username. */
+  /** Case-insensitive prefix of the email or of the username; LIKE wildcards match literally. */
   prefix?: string;
 }
 

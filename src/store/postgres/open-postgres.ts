@@ -1,5 +1,131 @@
-// PLACEHOLDER: replaced by the PostgreSQL store (issue 3).
-import type { Store } from '../store.js';
-export function openPostgresStore(_config: { url: string; poolSize: number; statementTimeoutMs: number }): Store {
-  throw new Error('PostgreSQL is not supported yet');
+/**
+ * The PostgreSQL store: Kysely's PostgresDialect over a `pg` Pool. The queries are the shared
+ * SQL store's; this file only opens the pool and tells which driver errors mean what.
+ *
+ * TLS comes from the URL's `sslmode`, parsed by pg itself (pg-connection-string 2.x), and pg
+ * does NOT read it the way libpq/psql do:
+ *   - sslmode=verify-full: TLS, certificate chain checked against Node's CAs (or `sslrootcert=`
+ *     a file) and the host name checked. The safe choice for managed PostgreSQL.
+ *   - sslmode=require, prefer, verify-ca: today pg treats them as verify-full (and prints a
+ *     deprecation warning), so a server with a self-signed or private-CA certificate is refused
+ *     unless `sslrootcert=/path/ca.pem` is given.
+ *   - sslmode=no-verify: TLS without any certificate check (encrypts, does not authenticate).
+ *   - `uselibpqcompat=true&sslmode=require`: libpq's meaning (encrypt, no check).
+ *   - sslmode=disable or no sslmode: plain TCP.
+ */
+import { Kysely, PostgresDialect } from 'kysely';
+import { DatabaseError, Pool } from 'pg';
+import { Conflict, type Store, StoreUnavailable } from '../store.js';
+import { createSqlStore } from '../sql/sql-store.js';
+import type { Tables } from '../sql/tables.js';
+
+export interface PostgresStoreOptions {
+  url: string;
+  poolSize: number;
+  /** Server-side limit on one statement; also bounds how long a connection attempt may take. */
+  statementTimeoutMs: number;
+  /**
+   * Told about errors of idle pooled connections (server restart, network drop). The pool has
+   * already discarded the connection and the next query opens a new one, so this is for logs.
+   */
+  onPoolError?: (error: Error) => void;
+}
+
+/** Longest wait for a connection (TCP + TLS + auth, or a free pooled client) before a 503. */
+const MAX_CONNECT_WAIT_MS = 5000;
+
+/** SQLSTATEs that mean "the database is not answering", not "your query is wrong". */
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57P01', // admin_shutdown: the server is stopping
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up or in recovery
+  '57014', // query_canceled: statement_timeout fired
+  '53300', // too_many_connections
+]);
+
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+// pg reports these with plain Errors and no code, so their message is all there is.
+const UNAVAILABLE_MESSAGES = [
+  /^Connection terminated/, // also "... unexpectedly" and "... due to connection timeout"
+  /^timeout exceeded when trying to connect/, // the pool's connectionTimeoutMillis
+  /^Query read timeout/, // query_timeout: the server took the query and went silent
+  /is not queryable/, // a client that already lost its connection
+];
+
+const UNIQUE_CONSTRAINTS: Record<string, Conflict['field']> = {
+  users_email_lower_key: 'email',
+  users_username_key: 'username',
+  users_pkey: 'id',
+};
+
+function isUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 3) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (error instanceof DatabaseError) {
+    return code !== undefined && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code));
+  }
+  if (code !== undefined && UNAVAILABLE_SOCKET_CODES.has(code)) return true;
+  // A missing Unix socket file is how "server down" looks without TCP.
+  if (code === 'ENOENT' && (error as NodeJS.ErrnoException).syscall === 'connect') return true;
+  if (UNAVAILABLE_MESSAGES.some((re) => re.test(error.message))) return true;
+  // Node's happy-eyeballs connect (localhost -> ::1 and 127.0.0.1) fails with an AggregateError.
+  if (error instanceof AggregateError && error.errors.some((e) => isUnavailable(e, depth + 1))) return true;
+  return isUnavailable(error.cause, depth + 1);
+}
+
+export function translatePostgresError(error: unknown): unknown {
+  if (error instanceof DatabaseError && error.code === '23505') {
+    return new Conflict(UNIQUE_CONSTRAINTS[error.constraint ?? ''] ?? 'unknown');
+  }
+  if (isUnavailable(error)) {
+    return new StoreUnavailable('database unavailable', { cause: error });
+  }
+  return error;
+}
+
+export function openPostgresStore(options: PostgresStoreOptions): Store {
+  const connectWaitMs = Math.min(options.statementTimeoutMs, MAX_CONNECT_WAIT_MS);
+  const pool = new Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    // With the server down or unreachable a call must fail fast (503), not queue forever.
+    connectionTimeoutMillis: connectWaitMs,
+    statement_timeout: options.statementTimeoutMs,
+    // Backstop for a server that took the query and went silent (network black hole), where
+    // statement_timeout cannot fire: the caller gets an error a little after the server's own.
+    query_timeout: options.statementTimeoutMs + connectWaitMs,
+    // Finds dead connections that sit idle across a network drop.
+    keepAlive: true,
+    application_name: 'auth-qr-service',
+  });
+  const onPoolError = options.onPoolError ?? (() => undefined);
+  // An idle client losing its connection emits on the pool; unhandled, that would crash the
+  // process. The pool has already dropped it and the next query reconnects.
+  pool.on('error', (error) => onPoolError(error));
+  // A checked-out client that loses its connection emits 'error' on itself, where pg-pool listens
+  // only while it is idle. The query in flight already rejects with the same error (and becomes
+  // StoreUnavailable); this listener only keeps the event from being an uncaught exception.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  return createSqlStore({
+    dialect: 'postgres',
+    db,
+    translateError: translatePostgresError,
+    encodeDate: (date) => date,
+  });
 }
