@@ -16,6 +16,7 @@ import { healthRoutes } from './health/health-routes.js';
 import { handleError } from './http/error-handler.js';
 import { API_VERSION, registerOpenApi } from './http/openapi.js';
 import { createValidatorCompiler } from './http/validators.js';
+import { createQrImages } from './qr/qr-images.js';
 import { createQrService } from './qr/qr-service.js';
 import { qrRoutes } from './qr/qr-routes.js';
 import type { Store } from './store/store.js';
@@ -71,7 +72,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   });
   const tokens = createTokenService({ secret: signingSecret, ttlSeconds: config.jwt.accessTokenTtlSeconds });
   const auth = createAuthenticator(tokens, users);
-  const qr = createQrService(users);
+  const qr = createQrService(users, createQrImages());
   const health = createHealthService(store, config.dbTimeoutMs);
 
   app.setValidatorCompiler(createValidatorCompiler());
@@ -118,7 +119,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(healthRoutes(health));
   await app.register(authRoutes({ users, tokens, auth }));
   await app.register(userRoutes({ users, auth }));
-  await app.register(qrRoutes({ qr, auth }));
+  await app.register(qrRoutes({ qr, auth, encodeRateLimit: config.qr.encodeRateLimit }));
 
   return { app, users, health };
 }

@@ -32,6 +32,7 @@ export interface Config {
   /** Bootstrap admin created at start-up when no user has this email. */
   admin: { email: string; password: string; username: string } | null;
   users: { defaultPageSize: number; maxPageSize: number };
+  qr: { encodeRateLimit: { max: number; timeWindowMs: number } };
 }
 
 export class ConfigError extends Error {
@@ -126,6 +127,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     passwords: { minLength, maxBytes: 1024 },
     admin,
     users: { defaultPageSize: 50, maxPageSize: 200 },
+    qr: { encodeRateLimit: { max: int('QR_ENCODE_RATE_LIMIT', 120, 1, 1_000_000), timeWindowMs: 60_000 } },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

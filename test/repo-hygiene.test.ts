@@ -27,7 +27,7 @@ describe('the repository holds no secrets (defect 11)', { skip: isGitCheckout ? 
     const offenders: string[] = [];
     const privateKey = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
     // user:password@ in a database URL, unless the password is an obvious placeholder.
-    const credentialUrl = /(mongodb(\+srv)?|postgres(ql)?|redis):\/\/[^:/\s"'`]+:(?!password@|PASSWORD@|\$\{|<)[^@\s"'`]+@/;
+    const credentialUrl = /(mongodb(\+srv)?|postgres(ql)?|redis):\/\/[^:/\s"'`]+:(?!password@|PASSWORD@|\$|<)[^@\s"'`]+@/;
     for (const file of trackedFiles()) {
       if (file.startsWith('test/')) continue; // tests build throw-away URLs for local servers
       const full = path.join(REPO_ROOT, file);

@@ -98,7 +98,7 @@ describe('importLegacyUsers', () => {
       }
       for (const name of ['alice', 'erin']) {
         const doc = docs.find((d) => d.username === name);
-        assert.ok(doc?.qr_code !== null && doc?.qr_code !== undefined && doc.qr_code.length > 100, `${name} has a QR code`);
+        assert.ok(typeof doc?.qr_code === 'string' && doc.qr_code.length > 100, `${name} has a QR code`);
         assert.equal((await store.findUserByUsername(name))?.qrCode, doc.qr_code);
       }
       // The mixed-case address keeps its case and is found in any case.
@@ -116,7 +116,7 @@ describe('importLegacyUsers', () => {
     });
   });
 
-  it('counts a user changed since the import (re-hashed at login, new QR) as already there, and keeps the change', async () => {
+  it('counts a user changed since the import (re-hashed, new QR) as already there and keeps the change', async () => {
     await withStore(async (store) => {
       await importLegacyUsers(store, legacyDump);
       const alice = await store.findUserByUsername('alice');
@@ -146,19 +146,21 @@ describe('importLegacyUsers', () => {
       JSON.stringify(legacyDoc(10, { created_at: 'yesterday' })), // 10 bad date
       '[1, 2]', // 11 not an object
       JSON.stringify(legacyDoc(12, { full_name: null, qr_code: 'iVBORw0KGgo=' })), // 12 ok
+      `garbage ${BCRYPT}`, // 13 not JSON, with a hash in it
     ];
     const file = await dumpFile('mixed.jsonl', `${lines.join('\n')}\n`);
     await withStore(async (store) => {
       const summary = await importLegacyUsers(store, file);
       assert.equal(summary.imported, 3);
       assert.equal(summary.skipped, 0);
-      assert.equal(summary.failed, 8);
+      assert.equal(summary.failed, 9);
       assert.deepEqual(
         summary.errors.map((e) => e.line),
-        [2, 3, 4, 5, 8, 9, 10, 11],
+        [2, 3, 4, 5, 8, 9, 10, 11, 13],
       );
       const reason = (line: number) => summary.errors.find((e) => e.line === line)?.reason ?? '';
       assert.match(reason(2), /not valid JSON/);
+      assert.match(reason(13), /^not valid JSON \(Unexpected token 'g'\)$/, 'no quoted text: it may hold a hash');
       assert.match(reason(3), /email "first@example.COM" is already used/);
       assert.match(reason(4), /_id is not an ObjectId/);
       assert.match(reason(5), /role must be one of student, teacher, admin \(got "superuser"\)/);
@@ -166,7 +168,9 @@ describe('importLegacyUsers', () => {
       assert.match(reason(9), /username "legacy1" is already used/);
       assert.match(reason(10), /created_at/);
       assert.match(reason(11), /not a JSON object/);
-      for (const e of summary.errors) assert.doesNotMatch(e.reason, /plain-text-password/, 'no secrets in reports');
+      for (const e of summary.errors) {
+        assert.doesNotMatch(e.reason, /plain-text-password|\$2b\$/, 'no secrets in reports');
+      }
       assert.deepEqual(
         (await store.listUsers({ limit: 10 })).map((u) => u.username),
         ['legacy1', 'legacy7', 'legacy12'],
@@ -187,7 +191,9 @@ describe('importLegacyUsers', () => {
     await withStore(async (store) => {
       const summary = await importLegacyUsers(store, file);
       assert.equal(summary.imported, docs.length + 2);
-      assert.deepEqual(summary.errors, [{ line: docs.length + 2, reason: 'role must be one of student, teacher, admin (got "root")' }]);
+      assert.deepEqual(summary.errors, [
+        { line: docs.length + 2, reason: 'role must be one of student, teacher, admin (got "root")' },
+      ]);
       for (const doc of docs) {
         const user = await store.findUserById(doc._id.$oid);
         assert.equal(user?.passwordHash, doc.password);
@@ -198,9 +204,25 @@ describe('importLegacyUsers', () => {
     });
   });
 
+  it('reads an array far larger than one read chunk, elements split across chunks', async () => {
+    const docs = Array.from({ length: 3000 }, (_, i) =>
+      legacyDoc(5000 + i, { full_name: `Ünïcödé ${'é'.repeat(i % 50)} ${i}`, qr_code: 'iVBORw0KGgo='.repeat(i % 7) }),
+    );
+    const file = await dumpFile('large-array.json', JSON.stringify(docs, null, 1));
+    await withStore(async (store) => {
+      const summary = await importLegacyUsers(store, file);
+      assert.deepEqual(summary, { imported: 3000, skipped: 0, failed: 0, errors: [] });
+      const last = await store.findUserByUsername('legacy7999');
+      assert.equal(last?.fullName, `Ünïcödé ${'é'.repeat(2999 % 50)} 2999`);
+    });
+  });
+
   it('reads an array written on one line, and reports an array that is never closed', async () => {
     const oneLine = await dumpFile('one-line.json', JSON.stringify([legacyDoc(30), legacyDoc(31)]));
-    const unclosed = await dumpFile('unclosed.json', `[${JSON.stringify(legacyDoc(32))},\n${JSON.stringify(legacyDoc(33))}`);
+    const unclosed = await dumpFile(
+      'unclosed.json',
+      `[${JSON.stringify(legacyDoc(32))},\n${JSON.stringify(legacyDoc(33))}`,
+    );
     await withStore(async (store) => {
       assert.deepEqual(await importLegacyUsers(store, oneLine), { imported: 2, skipped: 0, failed: 0, errors: [] });
       const summary = await importLegacyUsers(store, unclosed);
@@ -210,18 +232,23 @@ describe('importLegacyUsers', () => {
   });
 
   it('reports progress, ending with every record counted', async () => {
-    const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify(legacyDoc(100 + i)));
+    const lines = Array.from({ length: 23 }, (_, i) => JSON.stringify(legacyDoc(100 + i)));
     const file = await dumpFile('progress.jsonl', lines.join('\n'));
     const seen: ImportProgress[] = [];
     await withStore(async (store) => {
       await importLegacyUsers(store, file, { onProgress: (p) => seen.push(p), progressEvery: 10 });
+      // A count that is a multiple of progressEvery is reported once, not again at the end.
+      const twenty = await dumpFile('twenty.jsonl', lines.slice(0, 20).join('\n'));
+      const counted: number[] = [];
+      await importLegacyUsers(store, twenty, { onProgress: (p) => counted.push(p.records), progressEvery: 10 });
+      assert.deepEqual(counted, [10, 20]);
     });
     assert.deepEqual(
       seen.map((p) => p.records),
-      [10, 20, 25],
+      [10, 20, 23],
     );
     const last = seen.at(-1);
-    assert.equal(last?.imported, 25);
+    assert.equal(last?.imported, 23);
     assert.equal(last?.bytesRead, last?.totalBytes);
   });
 

@@ -1,5 +1,171 @@
-// PLACEHOLDER: replaced by the MongoDB store (issue 3).
-import type { Store } from '../store.js';
-export function openMongoStore(_config: { url: string; dbName: string }): Store {
-  throw new Error('MongoDB is not supported yet');
+/**
+ * The Store over MongoDB (the official driver), in the old Python service's own layout:
+ * collection `users`, one document per user (see user-document.ts). Pointing this service at
+ * the old service's database is the migration: ids, bcrypt hashes and QR codes stay where they are.
+ */
+import { type Filter, MongoClient, type MongoClientOptions } from 'mongodb';
+import { type ListUsersQuery, type NewUser, type Store, StoreUnavailable, type UserPatch } from '../store.js';
+import { migrateUsers } from './migrate-users.js';
+import { translateMongoError } from './mongo-errors.js';
+import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, userToDoc } from './user-document.js';
+
+export interface MongoStoreConfig {
+  url: string;
+  dbName: string;
+}
+
+/**
+ * Bounded waits, so an outage answers 503 in seconds instead of the driver's defaults (30 s to
+ * select a server, no socket timeout at all). An option written in the URL wins: operators tune
+ * Atlas through the connection string. TLS is not configured here on purpose: mongodb+srv://
+ * (Atlas) turns it on and the driver verifies the server against Node's trusted root CAs
+ * (extendable with NODE_EXTRA_CA_CERTS); nothing here weakens that verification.
+ */
+const DEFAULT_OPTIONS = {
+  serverSelectionTimeoutMS: 5_000,
+  connectTimeoutMS: 5_000,
+  // Longest single read on a socket; above any query this store makes, below a hung request.
+  socketTimeoutMS: 15_000,
+  appName: 'auth-qr-service',
+} satisfies MongoClientOptions;
+
+/** Server-side bound for reads whose cost grows with the data (a case-insensitive prefix scan). */
+const QUERY_MAX_TIME_MS = 10_000;
+
+export function openMongoStore(config: MongoStoreConfig): Store {
+  const client = new MongoClient(config.url, withDefaults(config.url, DEFAULT_OPTIONS));
+  const db = client.db(config.dbName);
+  const users = db.collection<UserDocument>('users');
+  let closed = false;
+
+  async function run<T>(work: () => Promise<T>): Promise<T> {
+    // connect() again below must not quietly reopen a store the service has shut down.
+    if (closed) throw new Error('the MongoDB store is closed');
+    try {
+      // Driver 6.x: when a client's first connection fails (the database is down at start-up),
+      // it keeps a closed topology and fails every later call with "Topology is closed", so the
+      // service would never recover. connect() replaces that topology, and returns at once
+      // while connected; concurrent callers share one attempt.
+      await client.connect();
+      return await work();
+    } catch (error) {
+      throw translateMongoError(error);
+    }
+  }
+
+  return {
+    kind: 'mongodb',
+
+    migrate() {
+      return run(() => migrateUsers(users));
+    },
+
+    insertUser(user: NewUser) {
+      return run(async () => {
+        const doc = userToDoc(user);
+        await users.insertOne(doc);
+        return docToUser(doc);
+      });
+    },
+
+    async findUserById(id) {
+      const _id = toObjectId(id);
+      if (_id === null) return null;
+      return run(async () => {
+        const doc = await users.findOne({ _id });
+        return doc ? docToUser(doc) : null;
+      });
+    },
+
+    findUserByEmail(email) {
+      return run(async () => {
+        const doc = await users.findOne({
+          $or: [
+            { email_lower: email.toLowerCase() },
+            // A user the old service wrote after our last start-up has no email_lower yet (the two
+            // may run side by side during a migration); find it by its exact email, as it did.
+            { email_lower: { $exists: false }, email },
+          ],
+        });
+        return doc ? docToUser(doc) : null;
+      });
+    },
+
+    findUserByUsername(username) {
+      return run(async () => {
+        const doc = await users.findOne({ username });
+        return doc ? docToUser(doc) : null;
+      });
+    },
+
+    async listUsers(query: ListUsersQuery) {
+      // MongoDB reads limit 0 as "no limit"; a page of zero is an empty page.
+      if (query.limit <= 0) return [];
+      const after = query.after === undefined ? undefined : toObjectId(query.after);
+      // Not a cursor this service ever issued: nothing comes after it.
+      if (after === null) return [];
+      return run(async () => {
+        const filters: Filter<UserDocument>[] = [];
+        if (after !== undefined) filters.push({ _id: { $gt: after } });
+        if (query.role !== undefined) filters.push({ role: query.role });
+        if (query.prefix !== undefined && query.prefix !== '') filters.push(prefixFilter(query.prefix));
+        const filter: Filter<UserDocument> = filters.length === 0 ? {} : { $and: filters };
+        const docs = await users
+          .find(filter, { sort: { _id: 1 }, limit: query.limit, maxTimeMS: QUERY_MAX_TIME_MS })
+          .toArray();
+        return docs.map(docToUser);
+      });
+    },
+
+    countUsers(filter = {}) {
+      return run(() =>
+        users.countDocuments(filter.role === undefined ? {} : { role: filter.role }, { maxTimeMS: QUERY_MAX_TIME_MS }),
+      );
+    },
+
+    async updateUser(id, patch: UserPatch) {
+      const _id = toObjectId(id);
+      if (_id === null) return null;
+      return run(async () => {
+        const set = patchToSet(patch);
+        const doc =
+          Object.keys(set).length === 0
+            ? await users.findOne({ _id })
+            : await users.findOneAndUpdate({ _id }, { $set: set }, { returnDocument: 'after' });
+        return doc ? docToUser(doc) : null;
+      });
+    },
+
+    async deleteUser(id) {
+      const _id = toObjectId(id);
+      if (_id === null) return false;
+      return run(async () => {
+        const result = await users.deleteOne({ _id });
+        return result.deletedCount > 0;
+      });
+    },
+
+    async ping() {
+      try {
+        await run(() => db.command({ ping: 1 }));
+      } catch (error) {
+        if (error instanceof StoreUnavailable) throw error;
+        throw new StoreUnavailable('database did not answer', { cause: error });
+      }
+    },
+
+    async close() {
+      closed = true;
+      await client.close();
+    },
+  };
+}
+
+/** Our defaults, minus every option the connection string sets itself (URI keys are case-insensitive). */
+function withDefaults(url: string, defaults: MongoClientOptions): MongoClientOptions {
+  const query = url.indexOf('?');
+  const given = new Set(
+    query < 0 ? [] : [...new URLSearchParams(url.slice(query + 1)).keys()].map((k) => k.toLowerCase()),
+  );
+  return Object.fromEntries(Object.entries(defaults).filter(([key]) => !given.has(key.toLowerCase())));
 }
