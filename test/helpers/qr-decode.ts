@@ -3,8 +3,13 @@
  * renderer) + jsqr for SVG. None of them shares code with the service's renderers.
  */
 import { Resvg } from '@resvg/resvg-js';
-import jsQR from 'jsqr';
+import * as jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
+
+// jsqr is CommonJS whose typings declare an ES default export; under Node's loader the
+// module itself is the function. Type it by hand rather than fight the interop.
+type DecodeQr = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+const jsQR = jsQRModule.default as unknown as DecodeQr;
 
 export function decodePng(png: Buffer): { text: string; width: number; height: number; rgba: Buffer } {
   const image = PNG.sync.read(png);
