@@ -1,23 +1,45 @@
 /**
- * buildApp(config, store, signing secret): the whole service, wired explicitly. Read this file to
+ * buildApp(config, store, keys): the whole service, wired explicitly. Read this file to
  * see every module and route the service has.
  */
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { Type } from 'typebox';
+import { createAuditLog } from './audit/audit-log.js';
+import { auditRoutes } from './audit/audit-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
+import { createEmailVerificationService } from './auth/email-verification-service.js';
 import { createPasswordHasher } from './auth/passwords.js';
+import type { KeySet } from './auth/keys.js';
+import { createLoginFlow } from './auth/login-flow.js';
+import { createQrLoginService } from './auth/qr-login.js';
+import { qrLoginRoutes } from './auth/qr-login-routes.js';
+import { passwordRoutes } from './auth/password-routes.js';
+import { createPasswordService } from './auth/password-service.js';
+import { sessionRoutes } from './auth/session-routes.js';
+import { createSessionService } from './auth/session-service.js';
 import { createTokenService } from './auth/tokens.js';
+import { totpRoutes } from './auth/totp-routes.js';
+import { createTotpService } from './auth/totp-service.js';
 import type { Config } from './config.js';
 import { createHealthService, type HealthService } from './health/health-service.js';
 import { healthRoutes } from './health/health-routes.js';
 import { handleError } from './http/error-handler.js';
 import { API_VERSION, registerOpenApi } from './http/openapi.js';
+import { registerRateLimits } from './http/rate-limits.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
 import { createValidatorCompiler } from './http/validators.js';
+import { createBackgroundTasks } from './mail/background-tasks.js';
+import { createMailer } from './mail/mailer.js';
+import { outboxRoutes } from './mail/outbox-routes.js';
+import { createMetrics, poolStatsOf } from './metrics/metrics.js';
+import { registerMetrics } from './metrics/metrics-hooks.js';
 import { createQrImages } from './qr/qr-images.js';
-import { createQrService } from './qr/qr-service.js';
+import { badgeKeyOf, createQrService } from './qr/qr-service.js';
+import { badgeRoutes } from './qr/badge-routes.js';
+import { createBadgeVerifier } from './qr/badge-verifier.js';
 import { qrRoutes } from './qr/qr-routes.js';
 import type { Store } from './store/store.js';
 import { userRoutes } from './users/user-routes.js';
@@ -32,6 +54,8 @@ export const REDACT_PATHS = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   '*.password',
+  '*.current_password',
+  '*.new_password',
   '*.passwordHash',
   '*.access_token',
 ];
@@ -45,18 +69,22 @@ export interface AppParts {
 export interface BuildOptions {
   config: Config;
   store: Store;
-  signingSecret: Uint8Array;
+  /** Token keys (see auth/keys.ts resolveKeySet). */
+  keys: KeySet;
   /** A pino logger, or Fastify logger options; false for silence (tests). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
 }
 
 export async function buildApp(options: BuildOptions): Promise<AppParts> {
-  const { config, store, signingSecret } = options;
+  const { config, store, keys } = options;
   const loggerOption = options.logger ?? { level: config.logLevel, redact: REDACT_PATHS };
   const app = Fastify({
     ...(isLoggerInstance(loggerOption) ? { loggerInstance: loggerOption } : { logger: loggerOption }),
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (req) => {
@@ -65,20 +93,58 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const passwords = createPasswordHasher();
-  const users = createUserService(store, passwords, {
-    minPasswordLength: config.passwords.minLength,
-    maxPasswordBytes: config.passwords.maxBytes,
+  const audit = createAuditLog(store, app.log);
+  // Measured only when exposed somewhere (METRICS_TOKEN or METRICS_PORT).
+  const exposeMetrics = config.metrics.token !== null || config.metrics.port !== null;
+  const metrics = exposeMetrics ? createMetrics({ poolStats: poolStatsOf(store) }) : null;
+  const passwords = metrics === null ? createPasswordHasher() : metrics.timePasswords(createPasswordHasher());
+  const passwordRules = { minPasswordLength: config.passwords.minLength, maxPasswordBytes: config.passwords.maxBytes };
+  const tokens = createTokenService({
+    keys,
+    ttlSeconds: config.jwt.accessTokenTtlSeconds,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
   });
-  const tokens = createTokenService({ secret: signingSecret, ttlSeconds: config.jwt.accessTokenTtlSeconds });
+  const sessions = createSessionService({ store, tokens, audit, refreshTtlSeconds: config.jwt.refreshTokenTtlSeconds });
+  const users = createUserService({ store, passwords, audit, sessions, rules: passwordRules });
+  const login = createLoginFlow({ store, sessions, audit });
   const auth = createAuthenticator(tokens, users);
-  const qr = createQrService(users, createQrImages());
+  const qr = createQrService({
+    users,
+    store,
+    images: createQrImages(),
+    badgeKey: badgeKeyOf(config.qr.signed, keys),
+    badgeTtlSeconds: config.qr.badgeTtlDays * 24 * 3600,
+  });
+  const badges = createBadgeVerifier({ verifying: keys.verifying, users });
+  const qrLogin = createQrLoginService({ store, users, login, audit, publicUrl: config.mail.publicUrl });
+  // Its own renderer with no cache: the otpauth:// URI holds the secret, which must not linger in memory.
+  const totp = createTotpService({
+    store,
+    passwords,
+    login,
+    audit,
+    images: createQrImages({ maxEntries: 0, maxBytes: 0 }),
+    issuer: config.totp.issuer,
+  });
   const health = createHealthService(store, config.dbTimeoutMs);
+  // SMTP when SMTP_URL is set, else the development outbox (log + GET /admin/outbox).
+  const { mailer, outbox } = createMailer(config, app.log);
+  const background = createBackgroundTasks(app.log);
+  const mailDeps = { store, audit, mailer, background, publicUrl: config.mail.publicUrl };
+  const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, rules: passwordRules });
+  const emailVerification = createEmailVerificationService(mailDeps);
+  // Mails promised before shutdown are still sent, then the SMTP connection closes.
+  app.addHook('onClose', async () => {
+    await background.drain();
+    mailer.close();
+  });
 
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('user', null);
+  app.decorateRequest('tokenClaims', null);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' }),
@@ -103,6 +169,10 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     );
   });
 
+  if (metrics !== null) registerMetrics(app, metrics, config.metrics);
+  await registerSecurityHeaders(app, { corsOrigins: config.corsOrigins });
+  // Before any route: the limits attach to routes (by URL) as they are added.
+  await registerRateLimits(app, { limits: config.rateLimits, redisUrl: config.redisUrl });
   await registerOpenApi(app);
 
   app.get(
@@ -117,9 +187,16 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     async () => ({ message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' }),
   );
   await app.register(healthRoutes(health));
-  await app.register(authRoutes({ users, tokens, auth }));
+  await app.register(authRoutes({ users, login, auth }));
+  await app.register(sessionRoutes({ users, sessions, login, auth, keys }));
+  await app.register(totpRoutes({ totp, auth }));
   await app.register(userRoutes({ users, auth }));
-  await app.register(qrRoutes({ qr, auth, encodeRateLimit: config.qr.encodeRateLimit }));
+  await app.register(passwordRoutes({ passwordService, emailVerification, auth }));
+  await app.register(outboxRoutes({ outbox, auth }));
+  await app.register(qrRoutes({ qr, auth }));
+  await app.register(badgeRoutes({ verifier: badges, auth }));
+  await app.register(qrLoginRoutes({ qrLogin, auth }));
+  await app.register(auditRoutes({ audit, auth }));
 
   return { app, users, health };
 }

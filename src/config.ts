@@ -18,21 +18,79 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Trust X-Forwarded-* from a proxy in front (Render, a load balancer). */
   trustProxy: boolean;
+  /** HTTP server timeouts for running behind a proxy or load balancer; 0 turns one off. */
+  http: {
+    /** Idle keep-alive connections close after this: longer than the proxy's own idle timeout. */
+    keepAliveTimeoutMs: number;
+    /** Longest time to receive a whole request (headers and body): slow clients are cut off. */
+    requestTimeoutMs: number;
+    /** A connection with no traffic either way for this long is closed (stuck or slow-reading clients). */
+    connectionTimeoutMs: number;
+    /** On SIGTERM, how long to keep serving with /health/ready at 503 before closing (lets load balancers drain). */
+    shutdownDelayMs: number;
+  };
   database: DatabaseConfig;
   /** How long a database call may take before the request answers 503. */
   dbTimeoutMs: number;
   /** Folder for generated state (the SQLite file by default, a generated signing key). */
   dataDir: string;
   jwt: {
-    /** HS256 secret (JWT_SECRET); null means "generate one in dataDir" (refused in production). */
+    /** What signs new access tokens (both verify when configured). */
+    alg: 'EdDSA' | 'HS256';
+    /** HS256 secret (JWT_SECRET), the old service's variable; verified whenever it is set. */
     secret: string | null;
+    /** JSON of private Ed25519 JWKs (JWT_SIGNING_KEYS or the file JWT_SIGNING_KEYS_FILE); null: generate in dataDir. */
+    signingKeys: string | null;
+    issuer: string | null;
+    audience: string | null;
     accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
   };
   passwords: { minLength: number; maxBytes: number };
   /** Bootstrap admin created at start-up when no user has this email. */
   admin: { email: string; password: string; username: string } | null;
   users: { defaultPageSize: number; maxPageSize: number };
-  qr: { encodeRateLimit: { max: number; timeWindowMs: number } };
+  /** QR badges: signed (Ed25519, needs JWT_ALG=EdDSA) or the old plain payload, and how long they last. */
+  qr: { signed: boolean; badgeTtlDays: number };
+  /**
+   * Request limits (429 with Retry-After). Per IP they stay generous (a whole school can sit
+   * behind one NAT address); per account they are strict. Shared across instances via `redisUrl`.
+   */
+  rateLimits: {
+    /** POST /auth/login and POST /auth/token together. */
+    loginPerIp: RateLimit;
+    /** Login attempts naming one email or username, from anywhere. */
+    loginPerAccount: RateLimit;
+    registerPerIp: RateLimit;
+    refreshPerIp: RateLimit;
+    passwordResetPerIp: RateLimit;
+    /** Reset requests naming one email, from anywhere (each one sends a mail). */
+    passwordResetPerEmail: RateLimit;
+    mfaVerifyPerIp: RateLimit;
+    /** POST /qr/encode, per authenticated user. */
+    qrEncodePerUser: RateLimit;
+  };
+  /** Redis (REDIS_URL) shares the rate-limit counters between instances; null: in memory, per instance. */
+  redisUrl: string | null;
+  /** Browser origins allowed to call the API (CORS); empty: no CORS headers; ['*']: any origin. */
+  corsOrigins: string[];
+  /** TOTP second factor: the issuer name authenticator apps show beside the account. */
+  totp: { issuer: string };
+  /** Prometheus metrics: off unless a token or a port is set (never public by default). */
+  metrics: { token: string | null; port: number | null; host: string };
+  /** Outgoing mail (password reset, email verification). */
+  mail: {
+    /** smtp:// or smtps:// URL (nodemailer); null: a development outbox (log + GET /admin/outbox). */
+    smtpUrl: string | null;
+    from: string;
+    /** Public base URL of the web app, for links in mails (no trailing slash); null: token only. */
+    publicUrl: string | null;
+  };
+}
+
+export interface RateLimit {
+  max: number;
+  timeWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +101,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
 
 /** The process environment with `.env` (if any) underneath it: real variables win. */
 export function readEnvironment(cwd = process.cwd()): Env {
@@ -94,10 +155,22 @@ export function loadConfig(env: Env = readEnvironment()): Config {
   if (secret !== null && Buffer.byteLength(secret, 'utf8') < 32) {
     problems.push('JWT_SECRET must be at least 32 bytes (generate one: openssl rand -base64 48)');
   }
-  if (secret === null && nodeEnv === 'production') {
+  let signingKeys = get('JWT_SIGNING_KEYS') ?? null;
+  const keysFile = get('JWT_SIGNING_KEYS_FILE');
+  if (signingKeys === null && keysFile !== undefined) {
+    try {
+      signingKeys = readFileSync(keysFile, 'utf8');
+    } catch {
+      problems.push(`JWT_SIGNING_KEYS_FILE: cannot read ${keysFile}`);
+    }
+  }
+  // Explicit JWT_ALG wins; else EdDSA when keys are configured, HS256 when only the old
+  // service's JWT_SECRET is, and EdDSA with a generated key when nothing is (not in production).
+  const alg = oneOf('JWT_ALG', ['EdDSA', 'HS256'] as const, signingKeys === null && secret !== null ? 'HS256' : 'EdDSA');
+  if (nodeEnv === 'production' && ((alg === 'EdDSA' && signingKeys === null) || (alg === 'HS256' && secret === null))) {
     problems.push(
-      'JWT_SECRET is required when NODE_ENV=production (at least 32 bytes; generate one: openssl rand -base64 48). ' +
-        'Outside production a key is generated in DATA_DIR.',
+      'JWT_SIGNING_KEYS (Ed25519 keys: npm run keys -- generate) or JWT_SECRET (HS256, at least 32 bytes: ' +
+        'openssl rand -base64 48) is required when NODE_ENV=production. Outside production a key is generated in DATA_DIR.',
     );
   }
 
@@ -114,20 +187,57 @@ export function loadConfig(env: Env = readEnvironment()): Config {
 
   const minLength = int('PASSWORD_MIN_LENGTH', 8, 1, 1024);
 
+  // Badges are signed with the Ed25519 token key that /.well-known/jwks.json publishes. An HS256
+  // secret cannot sign them: every door scanner would then hold the secret that mints tokens. So
+  // under HS256 badges stay plain by default, and asking for signed ones is an error.
+  const qrSigned = bool('QR_SIGNED', alg === 'EdDSA');
+  if (qrSigned && alg === 'HS256') {
+    problems.push('QR_SIGNED=true needs Ed25519 keys (JWT_ALG=EdDSA, JWT_SIGNING_KEYS); or set QR_SIGNED=false');
+  }
+
   const config: Config = {
     nodeEnv,
     host: get('HOST') ?? '0.0.0.0',
     port: int('PORT', 8000, 0, 65535),
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     trustProxy: bool('TRUST_PROXY', false),
+    http: {
+      keepAliveTimeoutMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 3_600_000),
+      requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 60_000, 0, 3_600_000),
+      connectionTimeoutMs: int('HTTP_CONNECTION_TIMEOUT_MS', 120_000, 0, 3_600_000),
+      shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 0, 120_000),
+    },
     database,
     dbTimeoutMs: int('DB_TIMEOUT_MS', 5000, 100, 120_000),
     dataDir,
-    jwt: { secret, accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL', 3600, 60, 7 * 24 * 3600) },
+    jwt: {
+      alg,
+      secret,
+      signingKeys,
+      issuer: get('JWT_ISSUER') ?? null,
+      audience: get('JWT_AUDIENCE') ?? null,
+      accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL', 900, 60, 7 * 24 * 3600),
+      refreshTokenTtlSeconds: int('REFRESH_TOKEN_TTL', 30 * 24 * 3600, 300, 365 * 24 * 3600),
+    },
     passwords: { minLength, maxBytes: 1024 },
     admin,
     users: { defaultPageSize: 50, maxPageSize: 200 },
-    qr: { encodeRateLimit: { max: int('QR_ENCODE_RATE_LIMIT', 120, 1, 1_000_000), timeWindowMs: 60_000 } },
+    qr: { signed: qrSigned, badgeTtlDays: int('QR_BADGE_TTL_DAYS', 365, 1, 3650) },
+    rateLimits: {
+      loginPerIp: { max: int('RATE_LIMIT_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      loginPerAccount: { max: int('RATE_LIMIT_LOGIN_PER_ACCOUNT', 20, 1, 10_000_000), timeWindowMs: MINUTE },
+      registerPerIp: { max: int('RATE_LIMIT_REGISTER_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      refreshPerIp: { max: int('RATE_LIMIT_REFRESH_PER_IP', 600, 1, 10_000_000), timeWindowMs: MINUTE },
+      passwordResetPerIp: { max: int('RATE_LIMIT_RESET_PER_IP', 30, 1, 10_000_000), timeWindowMs: MINUTE },
+      passwordResetPerEmail: { max: int('RATE_LIMIT_RESET_PER_EMAIL', 5, 1, 10_000_000), timeWindowMs: HOUR },
+      mfaVerifyPerIp: { max: int('RATE_LIMIT_MFA_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      qrEncodePerUser: { max: int('QR_ENCODE_RATE_LIMIT', 120, 1, 10_000_000), timeWindowMs: MINUTE },
+    },
+    redisUrl: parseRedisUrl(get('REDIS_URL'), problems),
+    corsOrigins: parseCorsOrigins(get('CORS_ORIGINS'), problems),
+    metrics: parseMetrics(get, int, problems),
+    totp: { issuer: parseTotpIssuer(get('TOTP_ISSUER'), problems) },
+    mail: parseMail(get, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -166,10 +276,77 @@ function parseDatabase(
   return { kind: 'sqlite', file: path.join(dataDir, 'app.db') };
 }
 
+function parseRedisUrl(url: string | undefined, problems: string[]): string | null {
+  if (url === undefined) return null;
+  if (!/^rediss?:\/\/./.test(url)) problems.push('REDIS_URL must start with redis:// or rediss:// (TLS)');
+  return url;
+}
+
+/** A comma list of exact origins (scheme://host[:port]), or `*` alone. */
+function parseCorsOrigins(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (entries.includes('*')) {
+    if (entries.length > 1) problems.push('CORS_ORIGINS: `*` allows every origin and cannot be combined with others');
+    return ['*'];
+  }
+  const origins: string[] = [];
+  for (const entry of entries) {
+    let url: URL | null = null;
+    try {
+      url = new URL(entry);
+    } catch {
+      // reported below
+    }
+    // Browsers send the bare origin: a path, query or a missing scheme would never match.
+    if (url === null || !['http:', 'https:'].includes(url.protocol) || !/^https?:\/\/[^/?#]+\/?$/i.test(entry)) {
+      problems.push(`CORS_ORIGINS: "${entry}" is not an origin like https://app.example.com or http://localhost:3000`);
+    } else {
+      origins.push(url.origin);
+    }
+  }
+  return origins;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }
   return value;
+}
+
+function parseMetrics(
+  get: (name: string) => string | undefined,
+  int: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): Config['metrics'] {
+  const token = get('METRICS_TOKEN') ?? null;
+  if (token !== null && Buffer.byteLength(token, 'utf8') < 16) {
+    problems.push('METRICS_TOKEN must be at least 16 bytes (generate one: openssl rand -hex 24)');
+  }
+  const port = get('METRICS_PORT') === undefined ? null : int('METRICS_PORT', 9464, 1, 65535);
+  return { token, port, host: get('METRICS_HOST') ?? '127.0.0.1' };
+}
+
+function parseMail(get: (name: string) => string | undefined, problems: string[]): Config['mail'] {
+  const smtpUrl = get('SMTP_URL') ?? null;
+  if (smtpUrl !== null && !/^smtps?:\/\/[^/\s]+/.test(smtpUrl)) {
+    problems.push('SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465');
+  }
+  let publicUrl = get('PUBLIC_URL') ?? null;
+  if (publicUrl !== null) {
+    const ok = URL.canParse(publicUrl) && ['http:', 'https:'].includes(new URL(publicUrl).protocol);
+    if (!ok) problems.push(`PUBLIC_URL must be an http(s) URL, e.g. https://app.example.com (got "${publicUrl}")`);
+    publicUrl = publicUrl.replace(/\/+$/, '');
+  }
+  return { smtpUrl, from: get('MAIL_FROM') ?? 'Auth QR Service <no-reply@localhost>', publicUrl };
+}
+
+function parseTotpIssuer(raw: string | undefined, problems: string[]): string {
+  // The key URI's label is "issuer:account": a colon in the issuer would split it wrongly.
+  if (raw !== undefined && (raw.includes(':') || raw.length > 64)) {
+    problems.push(`TOTP_ISSUER must be at most 64 characters with no ':' (got "${raw}")`);
+  }
+  return raw ?? 'Auth QR Service';
 }

@@ -10,6 +10,8 @@ export class AppError extends Error {
     readonly code: string,
     readonly detail: string,
     readonly headers: Record<string, string> = {},
+    /** Extra fields for the body beside detail and code (e.g. mfa_token). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(detail);
     this.name = 'AppError';
@@ -52,6 +54,20 @@ export const errors = {
   userNotFound: () => new AppError(404, 'USER_NOT_FOUND', 'User not found'),
   qrNotGenerated: () => new AppError(404, 'QR_NOT_GENERATED', 'QR code not generated for this user'),
   lastAdmin: () => new AppError(409, 'LAST_ADMIN', 'The last admin cannot be removed; make another admin first'),
+  accountLocked: (retryAfterSeconds: number) =>
+    new AppError(429, 'ACCOUNT_LOCKED', 'Too many failed logins for this account; try again later', {
+      'Retry-After': String(retryAfterSeconds),
+    }),
+  /** Every rate limit answers this (http/rate-limits.ts, and any route-level limit). */
+  rateLimited: (retryAfterSeconds: number) =>
+    new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${retryAfterSeconds} s`, {
+      'Retry-After': String(retryAfterSeconds),
+    }),
+  accountDisabled: () => new AppError(403, 'ACCOUNT_DISABLED', 'This account is disabled'),
+  mfaRequired: (mfaToken: string) =>
+    new AppError(401, 'MFA_REQUIRED', 'A second factor is required: POST /auth/2fa/verify with this mfa_token', {}, {
+      mfa_token: mfaToken,
+    }),
   databaseUnavailable: () =>
     new AppError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
 };

@@ -4,7 +4,7 @@
  */
 import { pino } from 'pino';
 import { buildApp, REDACT_PATHS } from './app.js';
-import { resolveSigningSecret } from './auth/signing-secret.js';
+import { resolveKeySet } from './auth/keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openStore } from './store/open.js';
 
@@ -31,12 +31,9 @@ async function main(): Promise<void> {
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   });
 
-  const signingSecret = resolveSigningSecret(config, {
-    info: (m) => log.info(m),
-    warn: (m) => log.warn(m),
-  });
+  const keys = resolveKeySet(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const store = await openStore(config.database);
-  const { app, users, health } = await buildApp({ config, store, signingSecret, logger: log });
+  const { app, users, health } = await buildApp({ config, store, keys, logger: log });
 
   if (config.admin !== null) {
     const created = await users.ensureAdmin(config.admin);
@@ -56,9 +53,12 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
+    }, config.http.shutdownDelayMs + SHUTDOWN_GRACE_MS);
     force.unref();
     try {
+      // SHUTDOWN_DELAY_MS: keep serving while load balancers polling /health/ready see 503 and
+      // take this instance out of rotation; only then stop accepting connections.
+      if (config.http.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.http.shutdownDelayMs));
       await app.close();
       await store.close();
       log.info('shut down cleanly');

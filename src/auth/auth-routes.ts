@@ -1,18 +1,18 @@
-/** POST /auth/register and POST /auth/login, with the old service's request and response shapes. */
+/**
+ * POST /auth/register and POST /auth/login, with the old service's request and response shapes
+ * (login now also returns `refresh_token` and `expires_in`).
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ErrorResponseSchema, errorResponses } from '../http/error-schemas.js';
+import { errorResponses } from '../http/error-schemas.js';
+import { requestContext } from '../http/request-context.js';
 import { toUserResponse, UserResponseSchema } from '../users/user-schemas.js';
 import type { UserService } from '../users/user-service.js';
 import { LoginBodySchema, RegisterBodySchema, TokenResponseSchema } from './auth-schemas.js';
 import type { Authenticator } from './authenticate.js';
-import type { TokenService } from './tokens.js';
+import type { LoginFlow } from './login-flow.js';
 
-export function authRoutes(deps: {
-  users: UserService;
-  tokens: TokenService;
-  auth: Authenticator;
-}): FastifyPluginAsyncTypebox {
-  const { users, tokens, auth } = deps;
+export function authRoutes(deps: { users: UserService; login: LoginFlow; auth: Authenticator }): FastifyPluginAsyncTypebox {
+  const { users, login, auth } = deps;
   return async (app) => {
     app.post(
       '/auth/register',
@@ -22,11 +22,11 @@ export function authRoutes(deps: {
           tags: ['auth'],
           summary: 'Register a user',
           description:
-            'Creates a student. Any other role needs an admin\'s bearer token (403 otherwise). ' +
+            "Creates a student. Any other role needs an admin's bearer token (403 otherwise). " +
             'Passwords: 8 to 1024 bytes of UTF-8, never truncated.',
           security: [{}, { bearerAuth: [] }],
           body: RegisterBodySchema,
-          response: { 201: UserResponseSchema, ...errorResponses(400, 401, 403, 422) },
+          response: { 201: UserResponseSchema, ...errorResponses(400, 401, 403, 422, 429) },
         },
       },
       async (request, reply) => {
@@ -34,6 +34,7 @@ export function authRoutes(deps: {
         const user = await users.register(
           { username: b.username, email: b.email, password: b.password, fullName: b.full_name ?? null, role: b.role },
           request.user,
+          requestContext(request),
         );
         return reply.code(201).send(toUserResponse(user));
       },
@@ -45,15 +46,19 @@ export function authRoutes(deps: {
         schema: {
           tags: ['auth'],
           summary: 'Log in with email and password',
-          description: 'JSON body (not a form). Returns a bearer access token.',
+          description:
+            'JSON body (not a form; for the OAuth2 form see POST /auth/token). Returns a short-lived access ' +
+            'token and a single-use refresh token. With two-factor authentication on, answers 401 ' +
+            '`MFA_REQUIRED` with an `mfa_token` for POST /auth/2fa/verify. Repeated failures lock the account ' +
+            'for a growing, capped time (429 `ACCOUNT_LOCKED`).',
           body: LoginBodySchema,
-          response: { 200: TokenResponseSchema, 401: ErrorResponseSchema, ...errorResponses(422) },
+          response: { 200: TokenResponseSchema, ...errorResponses(401, 403, 422, 429) },
         },
       },
       async (request) => {
-        const user = await users.login(request.body.email, request.body.password);
-        const issued = await tokens.issue(user);
-        return { access_token: issued.token, token_type: 'bearer' as const, expires_in: issued.expiresIn };
+        const context = requestContext(request);
+        const user = await users.login(request.body.email, request.body.password, context);
+        return login.complete(user, context, 'password');
       },
     );
   };

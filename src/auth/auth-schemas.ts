@@ -1,9 +1,9 @@
-/** TypeBox schemas of the registration and login endpoints. */
+/** TypeBox schemas of the registration, login and session endpoints. */
 import { Type } from 'typebox';
 import { EmailSchema, FullNameSchema, RoleSchema, UsernameSchema } from '../users/user-schemas.js';
 
 /** Characters, not bytes: the byte limit (1024 of UTF-8) is checked by the user service. */
-const PasswordSchema = Type.String({ minLength: 1, maxLength: 1024 });
+export const PasswordSchema = Type.String({ minLength: 1, maxLength: 1024 });
 
 export const RegisterBodySchema = Type.Object(
   {
@@ -21,8 +21,61 @@ export const LoginBodySchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const TokenResponseSchema = Type.Object({
-  access_token: Type.String(),
-  token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-});
+/** The OAuth2 password grant's form (RFC 6749 §4.3), as Swagger UI's Authorize dialog sends it. */
+export const TokenFormSchema = Type.Object(
+  {
+    grant_type: Type.Optional(Type.String({ maxLength: 64 })),
+    username: Type.String({ minLength: 1, maxLength: 254, description: 'Email or username' }),
+    password: PasswordSchema,
+    scope: Type.Optional(Type.String({ maxLength: 1024 })),
+    client_id: Type.Optional(Type.String({ maxLength: 256 })),
+    client_secret: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenResponseSchema = Type.Object(
+  {
+    access_token: Type.String(),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+    refresh_token: Type.String({ description: 'Single use: POST /auth/refresh returns a new pair' }),
+  },
+  { title: 'TokenResponse' },
+);
+
+export const RefreshBodySchema = Type.Object(
+  { refresh_token: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+
+export const SessionSchema = Type.Object(
+  {
+    id: Type.String(),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    created_at: Type.String({ format: 'date-time' }),
+    last_used_at: Type.String({ format: 'date-time' }),
+    expires_at: Type.String({ format: 'date-time' }),
+    current: Type.Boolean({ description: 'The session of the token making this request' }),
+  },
+  { title: 'Session' },
+);
+
+export const SessionIdParamsSchema = Type.Object({ session_id: Type.String({ pattern: '^[0-9a-f]{24}$' }) });
+
+export const JwksSchema = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object({
+        kty: Type.String(),
+        crv: Type.String(),
+        x: Type.String(),
+        kid: Type.String(),
+        alg: Type.String(),
+        use: Type.String(),
+      }),
+    ),
+  },
+  { title: 'JWKS' },
+);

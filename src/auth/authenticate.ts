@@ -7,12 +7,14 @@ import type { FastifyRequest } from 'fastify';
 import { errors } from '../errors.js';
 import type { User } from '../store/store.js';
 import type { UserService } from '../users/user-service.js';
-import type { TokenService } from './tokens.js';
+import type { AccessClaims, TokenService } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated user, set by the authentication hooks; null on public routes. */
     user: User | null;
+    /** The verified claims of the bearer token that authenticated `user`. */
+    tokenClaims: AccessClaims | null;
   }
 }
 
@@ -28,19 +30,22 @@ export interface Authenticator {
 }
 
 export function createAuthenticator(tokens: TokenService, users: Pick<UserService, 'findById'>): Authenticator {
-  async function userFrom(header: string): Promise<User> {
+  async function authenticate(request: FastifyRequest, header: string): Promise<void> {
     const match = BEARER_RE.exec(header);
     if (match === null) throw errors.notAuthenticated();
     const claims = tokens.verify(match[1] as string);
     const user = await users.findById(claims.sub);
-    if (user === null) throw errors.invalidToken();
-    return user;
+    // Deleted, disabled, or revoked since issue (logout-all, password or role change): the
+    // token version moved on, and every older token stops working at once.
+    if (user === null || user.disabled || claims.ver !== user.tokenVersion) throw errors.invalidToken();
+    request.user = user;
+    request.tokenClaims = claims;
   }
 
   const required = async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw errors.notAuthenticated();
-    request.user = await userFrom(header);
+    await authenticate(request, header);
   };
 
   return {
@@ -51,7 +56,7 @@ export function createAuthenticator(tokens: TokenService, users: Pick<UserServic
     },
     async optional(request) {
       const header = request.headers.authorization;
-      if (header !== undefined && header !== '') request.user = await userFrom(header);
+      if (header !== undefined && header !== '') await authenticate(request, header);
     },
   };
 }

@@ -38,8 +38,14 @@ export function resolveSigningSecret(config: Config, log: SecretLogger): Buffer 
     // 'wx': never overwrite a secret that another process has just written; use theirs.
     writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8');
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process wrote it first: use theirs, unless it is too short (a truncated write),
+    // which would make a guessable key.
+    const theirs = readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(theirs) < 32) {
+      throw new Error(`${file} holds fewer than 32 bytes: remove it (a new secret is generated) or set JWT_SECRET`);
+    }
+    return Buffer.from(theirs, 'utf8');
   }
   log.info(`No JWT_SECRET set: generated a signing secret in ${file} (mode 0600). Set JWT_SECRET in production.`);
   return Buffer.from(secret, 'utf8');

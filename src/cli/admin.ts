@@ -65,9 +65,10 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const password = values.password ?? (await readPassword());
-    const users = createUserService(store, createPasswordHasher(), {
-      minPasswordLength: config.passwords.minLength,
-      maxPasswordBytes: config.passwords.maxBytes,
+    const users = createUserService({
+      store,
+      passwords: createPasswordHasher(),
+      rules: { minPasswordLength: config.passwords.minLength, maxPasswordBytes: config.passwords.maxBytes },
     });
     const admin = await store.findUserByEmail(values.email);
     if (admin !== null) {

@@ -44,5 +44,5 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
 }
 
 function sendAppError(reply: FastifyReply, error: AppError) {
-  return reply.code(error.statusCode).headers(error.headers).send({ detail: error.detail, code: error.code });
+  return reply.code(error.statusCode).headers(error.headers).send({ detail: error.detail, code: error.code, ...error.extra });
 }

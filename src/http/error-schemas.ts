@@ -5,6 +5,9 @@ export const ErrorResponseSchema = Type.Object(
   {
     detail: Type.String(),
     code: Type.String({ description: 'Stable machine-readable error code' }),
+    // The serializer drops fields a schema does not name: the extras some errors carry are named here.
+    mfa_token: Type.Optional(Type.String({ description: 'With MFA_REQUIRED: the token for POST /auth/2fa/verify' })),
+    attempts_left: Type.Optional(Type.Integer({ description: 'With INVALID_MFA_CODE at login: codes this challenge still takes' })),
   },
   { title: 'ErrorResponse' },
 );

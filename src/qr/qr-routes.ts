@@ -3,11 +3,9 @@
  * GET /qr/{user_id}/image (PNG or SVG, cacheable) and POST /qr/encode (a general encoder that
  * sends nothing to a third party).
  */
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Authenticator, currentUser } from '../auth/authenticate.js';
-import { AppError } from '../errors.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { UserIdParamsSchema } from '../users/user-schemas.js';
 import type { RenderedImage } from './render-cache.js';
@@ -25,24 +23,10 @@ function sendImage(request: FastifyRequest, reply: FastifyReply, image: Rendered
   return reply.type(image.contentType).send(image.body);
 }
 
-export function qrRoutes(deps: {
-  qr: QrService;
-  auth: Authenticator;
-  encodeRateLimit: { max: number; timeWindowMs: number };
-}): FastifyPluginAsyncTypebox {
+/** POST /qr/encode is rate limited per user by http/rate-limits.ts (QR_ENCODE_RATE_LIMIT). */
+export function qrRoutes(deps: { qr: QrService; auth: Authenticator }): FastifyPluginAsyncTypebox {
   const { qr, auth } = deps;
   return async (app) => {
-    await app.register(rateLimit, {
-      global: false,
-      // After authentication, so the limit is per user rather than per shared NAT address.
-      hook: 'preHandler',
-      keyGenerator: (request) => request.user?.id ?? request.ip,
-      errorResponseBuilder: (_request, context) =>
-        new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${context.after}`, {
-          'Retry-After': String(Math.ceil(context.ttl / 1000)),
-        }),
-    });
-
     app.post(
       '/qr/generate',
       {
@@ -99,7 +83,6 @@ export function qrRoutes(deps: {
       '/qr/encode',
       {
         onRequest: auth.required,
-        config: { rateLimit: { max: deps.encodeRateLimit.max, timeWindow: deps.encodeRateLimit.timeWindowMs } },
         schema: {
           tags: ['qr'],
           summary: 'Encode any text as a QR image (PNG or SVG)',

@@ -42,3 +42,53 @@ export const ImageResponseSchema = {
     'image/svg+xml': { schema: { type: 'string' } },
   },
 };
+
+export const VerifyBodySchema = Type.Object(
+  {
+    data: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'The text read from a QR badge',
+      examples: ['USER:6916cbc709d9eedb316de5c3|EMAIL:alice@example.com|ROLE:student|IAT:1764000000|EXP:1795536000|KID:…|SIG:…'],
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const verdictProperties = {
+  valid: Type.Boolean(),
+  reason: Type.Optional(
+    Type.Enum(
+      [
+        'malformed',
+        'unsigned',
+        'unknown_key',
+        'bad_signature',
+        'expired',
+        'user_not_found',
+        'user_disabled',
+        'superseded',
+        'role_changed',
+        'email_changed',
+      ],
+      { description: 'Why the badge is not valid (absent when it is)' },
+    ),
+  ),
+  user_id: Nullable(Type.String()),
+  username: Nullable(Type.String({ description: 'The user as they are now; null if deleted' })),
+  role: Nullable(Type.String({ description: 'The role the badge states' })),
+  issued_at: Nullable(Type.String({ format: 'date-time' })),
+  expires_at: Nullable(Type.String({ format: 'date-time' })),
+};
+
+export const VerifyResponseSchema = Type.Object(verdictProperties, {
+  title: 'BadgeVerdict',
+  description: 'user_id, role and the times are what the badge states, given only once its signature holds (null otherwise).',
+});
+
+export const ScanResponseSchema = Type.Object(
+  { ...verdictProperties, data: Type.String({ description: 'The text of the QR code found' }) },
+  { title: 'ScanResult' },
+);

@@ -12,6 +12,36 @@ export function newId(now: Date = new Date()): string {
   return buf.toString('hex');
 }
 
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * An id of the same form whose order is the order of creation, to the millisecond and, within one
+ * process, exactly: 4 bytes of seconds (as newId), 2 bytes of milliseconds, a 2-byte sequence, 4
+ * random bytes. For the audit log, listed newest first by id: two events of one second (disabled,
+ * then enabled again) must not swap places.
+ */
+export function newSequentialId(now: Date = new Date()): string {
+  let ms = now.getTime();
+  if (ms <= lastMs) {
+    ms = lastMs;
+    sequence += 1;
+    if (sequence > 0xffff) {
+      ms += 1;
+      sequence = 0;
+    }
+  } else {
+    sequence = 0;
+  }
+  lastMs = ms;
+  const buf = Buffer.alloc(12);
+  buf.writeUInt32BE(Math.floor(ms / 1000) >>> 0, 0);
+  buf.writeUInt16BE(ms % 1000, 4);
+  buf.writeUInt16BE(sequence, 6);
+  randomBytes(4).copy(buf, 8);
+  return buf.toString('hex');
+}
+
 const ID_RE = /^[0-9a-fA-F]{24}$/;
 
 /** Accepts any-case hex (as ObjectId did) and returns the canonical lowercase id, or null. */

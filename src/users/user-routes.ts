@@ -1,12 +1,15 @@
-/** The /users endpoints: me, the admin's paged list, one user, deletion. */
+/** The /users endpoints: me, the admin's paged list, one user, creation and changes, deletion. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { RegisterBodySchema } from '../auth/auth-schemas.js';
 import { type Authenticator, currentUser } from '../auth/authenticate.js';
 import { errorResponses } from '../http/error-schemas.js';
+import { requestContext } from '../http/request-context.js';
 import {
   DeleteUserResponseSchema,
   ListUsersQuerySchema,
   toUserResponse,
+  UpdateUserBodySchema,
   UserIdParamsSchema,
   UserResponseSchema,
 } from './user-schemas.js';
@@ -80,6 +83,61 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
         toUserResponse(await users.getVisible(currentUser(request), request.params.user_id.toLowerCase())),
     );
 
+    app.post(
+      '/users',
+      {
+        onRequest: auth.admin,
+        schema: {
+          tags: ['users'],
+          summary: 'Create a user with any role (admin)',
+          description: 'Like POST /auth/register, with any `role` (default student), for an admin.',
+          security: bearer,
+          body: RegisterBodySchema,
+          response: { 201: UserResponseSchema, ...errorResponses(400, 401, 403, 422) },
+        },
+      },
+      async (request, reply) => {
+        const b = request.body;
+        const user = await users.createByAdmin(
+          currentUser(request),
+          { username: b.username, email: b.email, password: b.password, fullName: b.full_name ?? null, role: b.role },
+          requestContext(request),
+        );
+        return reply.code(201).send(toUserResponse(user));
+      },
+    );
+
+    app.patch(
+      '/users/:user_id',
+      {
+        onRequest: auth.required,
+        schema: {
+          tags: ['users'],
+          summary: 'Change a user (admin: anything; a user: their own full_name and username)',
+          description:
+            'Send only the fields to change. An admin may change `role`, `disabled`, `email`, `full_name` and ' +
+            '`username` of anyone; a user only their own `full_name` and `username` (403 for anything else). ' +
+            'A new role or disabling logs the user out everywhere at once (their access and refresh tokens ' +
+            'stop working); a new email must be verified again. The last admin cannot be demoted or ' +
+            'disabled (409 `LAST_ADMIN`); a taken email or username answers 400 `USER_EXISTS`.',
+          security: bearer,
+          params: UserIdParamsSchema,
+          body: UpdateUserBodySchema,
+          response: { 200: UserResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 422) },
+        },
+      },
+      async (request) => {
+        const b = request.body;
+        const user = await users.update(
+          currentUser(request),
+          request.params.user_id.toLowerCase(),
+          { username: b.username, email: b.email, fullName: b.full_name, role: b.role, disabled: b.disabled },
+          requestContext(request),
+        );
+        return toUserResponse(user);
+      },
+    );
+
     app.delete(
       '/users/:user_id',
       {
@@ -95,7 +153,7 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
       },
       async (request) => {
         const id = request.params.user_id.toLowerCase();
-        await users.remove(currentUser(request), id);
+        await users.remove(currentUser(request), id, requestContext(request));
         return { message: 'User deleted successfully', user_id: id };
       },
     );

@@ -26,6 +26,8 @@ export const UserResponseSchema = Type.Object(
     role: RoleSchema,
     created_at: Type.String({ format: 'date-time' }),
     qr_code: Type.Union([Type.String({ description: 'base64 PNG' }), Type.Null()]),
+    email_verified: Type.Boolean({ description: 'The user proved they read this email (verification or reset link)' }),
+    disabled: Type.Boolean({ description: 'Disabled users cannot log in, refresh or use their tokens' }),
   },
   { title: 'UserResponse' },
 );
@@ -40,6 +42,8 @@ export function toUserResponse(user: User): UserResponse {
     role: user.role,
     created_at: user.createdAt.toISOString(),
     qr_code: user.qrCode,
+    email_verified: user.emailVerified,
+    disabled: user.disabled,
   };
 }
 
@@ -55,6 +59,18 @@ export const ListUsersQuerySchema = Type.Object(
     ),
   },
   { additionalProperties: false },
+);
+
+/** PATCH /users/{user_id}: an admin may send every field; a user only their own full_name and username. */
+export const UpdateUserBodySchema = Type.Object(
+  {
+    username: Type.Optional(UsernameSchema),
+    email: Type.Optional(EmailSchema),
+    full_name: Type.Optional(FullNameSchema),
+    role: Type.Optional(RoleSchema),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, title: 'UpdateUser' },
 );
 
 export const DeleteUserResponseSchema = Type.Object({ message: Type.String(), user_id: Type.String() });

@@ -2,9 +2,11 @@
  * The rules about users: who may see, create and delete whom, what must be unique, how
  * passwords are checked and upgraded. Routes call this; this calls the Store.
  */
-import type { PasswordHasher } from '../auth/passwords.js';
+import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import type { PasswordCheck, PasswordHasher } from '../auth/passwords.js';
+import type { SessionService } from '../auth/session-service.js';
 import { AppError, errors, ValidationFailed } from '../errors.js';
-import { Conflict, type Role, type Store, type User } from '../store/store.js';
+import { Conflict, type Role, type Store, type User, type UserPatch } from '../store/store.js';
 import { newId } from './ids.js';
 
 export interface Registration {
@@ -22,48 +24,116 @@ export interface UserListQuery {
   q?: string;
 }
 
+/** What PATCH /users/{id} may change; undefined leaves a field alone. */
+export interface UserChanges {
+  username?: string;
+  email?: string;
+  fullName?: string | null;
+  role?: Role;
+  disabled?: boolean;
+}
+
 export interface UserService {
   /** Public registration (actor null) creates students; an admin actor may create any role. */
-  register(input: Registration, actor: User | null): Promise<User>;
+  register(input: Registration, actor: User | null, context?: RequestContext): Promise<User>;
   /** Creates a user with any role, for callers that hold an admin's authority (CLI, bootstrap). */
   createWithRole(input: Registration & { role: Role }): Promise<User>;
-  /** Email + password login; one answer for unknown email and wrong password. */
-  login(email: string, password: string): Promise<User>;
+  /**
+   * Email (or username) + password login; one answer for an unknown account and a wrong password.
+   * Consecutive failures lock the account for exponentially longer, capped.
+   */
+  login(login: string, password: string, context?: RequestContext): Promise<User>;
+  /**
+   * Re-checks a signed-in user's password (before a password change). Failures count with failed
+   * logins and the same lock applies: a stolen access token must not buy unlimited guesses.
+   */
+  verifyPassword(user: User, password: string, context?: RequestContext): Promise<boolean>;
   findById(id: string): Promise<User | null>;
   /** The user `id` as seen by `actor`: themselves, or anyone for an admin. */
   getVisible(actor: User, id: string): Promise<User>;
   list(actor: User, query: UserListQuery): Promise<{ users: User[]; nextCursor: string | null }>;
-  remove(actor: User, id: string): Promise<void>;
+  remove(actor: User, id: string, context?: RequestContext): Promise<void>;
+  /** An admin creates a user with any role (POST /users). */
+  createByAdmin(actor: User, input: Registration, context?: RequestContext): Promise<User>;
+  /**
+   * An admin changes anything of anyone; a user only their own full name and username. A new role
+   * or disabling revokes every session and access token of the user at once.
+   */
+  update(actor: User, id: string, changes: UserChanges, context?: RequestContext): Promise<User>;
   setQrCode(id: string, qrCode: string): Promise<User>;
   /** Creates the bootstrap admin when no user has this email; returns whether it did. */
   ensureAdmin(admin: { email: string; password: string; username: string; fullName?: string | null }): Promise<boolean>;
 }
 
-export function createUserService(
-  store: Store,
-  passwords: PasswordHasher,
-  rules: { minPasswordLength: number; maxPasswordBytes: number },
-): UserService {
-  function checkNewPassword(password: string): void {
-    const bytes = Buffer.byteLength(password, 'utf8');
-    if ([...password].length < rules.minPasswordLength) {
-      throw new ValidationFailed([
-        {
-          loc: ['body', 'password'],
-          msg: `Password must be at least ${rules.minPasswordLength} characters`,
-          type: 'string_too_short',
-        },
-      ]);
+export interface PasswordRules {
+  minPasswordLength: number;
+  maxPasswordBytes: number;
+}
+
+/** The rules every new password meets (registration, change, reset); `field` names it in the 422. */
+export function checkPasswordRules(password: string, rules: PasswordRules, field = 'password'): void {
+  if ([...password].length < rules.minPasswordLength) {
+    throw new ValidationFailed([
+      {
+        loc: ['body', field],
+        msg: `Password must be at least ${rules.minPasswordLength} characters`,
+        type: 'string_too_short',
+      },
+    ]);
+  }
+  if (Buffer.byteLength(password, 'utf8') > rules.maxPasswordBytes) {
+    throw new ValidationFailed([
+      {
+        loc: ['body', field],
+        msg: `Password must be at most ${rules.maxPasswordBytes} bytes of UTF-8`,
+        type: 'string_too_long',
+      },
+    ]);
+  }
+}
+
+export interface UserServiceDeps {
+  store: Store;
+  passwords: PasswordHasher;
+  rules: PasswordRules;
+  /** Where security events go; none for the CLI. */
+  audit?: AuditLog;
+  /** Failed logins before the account locks, and the longest lock. */
+  lockout?: { threshold: number; maxSeconds: number };
+  /** Revokes a user's sessions and tokens on a role change or disabling; required by `update`. */
+  sessions?: Pick<SessionService, 'revokeEverything'>;
+}
+
+export function createUserService(deps: UserServiceDeps): UserService {
+  const { store, passwords, rules } = deps;
+  const lockout = deps.lockout ?? { threshold: 5, maxSeconds: 900 };
+  const audit = deps.audit;
+  const checkNewPassword = (password: string) => checkPasswordRules(password, rules);
+
+  /** Checks `user`'s password, honouring the lock and extending it on repeated failures. */
+  async function checkCounted(
+    user: User,
+    password: string,
+    context: RequestContext | undefined,
+    reason: string,
+  ): Promise<PasswordCheck> {
+    const now = Date.now();
+    // While locked the password is not even checked: guessing gains nothing.
+    if (user.lockedUntil !== null && user.lockedUntil.getTime() > now) {
+      throw errors.accountLocked(Math.ceil((user.lockedUntil.getTime() - now) / 1000));
     }
-    if (bytes > rules.maxPasswordBytes) {
-      throw new ValidationFailed([
-        {
-          loc: ['body', 'password'],
-          msg: `Password must be at most ${rules.maxPasswordBytes} bytes of UTF-8`,
-          type: 'string_too_long',
-        },
-      ]);
+    const check = await passwords.verify(user.passwordHash, password);
+    if (!check.ok) {
+      const failures = (await store.incrementFailedLogins(user.id)) ?? 0;
+      await audit?.record('login.failed', { userId: user.id, context, detail: { reason, failures } });
+      if (failures >= lockout.threshold) {
+        // 1 s, 2 s, 4 s ... capped: slows guessing to a crawl, yet never locks the owner out for long.
+        const seconds = Math.min(2 ** (failures - lockout.threshold), lockout.maxSeconds);
+        await store.updateUser(user.id, { lockedUntil: new Date(now + seconds * 1000) });
+        await audit?.record('login.locked', { userId: user.id, context, detail: { seconds } });
+      }
     }
+    return check;
   }
 
   async function create(input: Registration & { role: Role }): Promise<User> {
@@ -92,35 +162,79 @@ export function createUserService(
     }
   }
 
+  /** 409 when `target` is the last enabled admin: someone must always be able to administer. */
   async function assertNotLastAdmin(target: User): Promise<void> {
-    if (target.role === 'admin' && (await store.countUsers({ role: 'admin' })) <= 1) throw errors.lastAdmin();
+    if (target.role !== 'admin' || target.disabled) return;
+    if ((await store.countUsers({ role: 'admin' })) <= 1) throw errors.lastAdmin();
+    // Disabled admins do not count: look for another enabled one (admins are few; pages are cheap).
+    const pageSize = 100;
+    let after: string | undefined;
+    for (;;) {
+      const page = await store.listUsers({ role: 'admin', limit: pageSize, after });
+      if (page.some((u) => u.id !== target.id && !u.disabled)) return;
+      if (page.length < pageSize) throw errors.lastAdmin();
+      after = page.at(-1)?.id;
+    }
+  }
+
+  /** The fields of `changes` that differ from `target`, as a store patch. */
+  function diff(target: User, changes: UserChanges): UserPatch {
+    const patch: UserPatch = {};
+    if (changes.username !== undefined && changes.username !== target.username) patch.username = changes.username;
+    if (changes.fullName !== undefined && changes.fullName !== target.fullName) patch.fullName = changes.fullName;
+    if (changes.role !== undefined && changes.role !== target.role) patch.role = changes.role;
+    if (changes.disabled !== undefined && changes.disabled !== target.disabled) patch.disabled = changes.disabled;
+    if (changes.email !== undefined && changes.email !== target.email) {
+      // Nobody has proved they read the new address yet.
+      Object.assign(patch, { email: changes.email, emailVerified: false });
+    }
+    return patch;
   }
 
   return {
-    async register(input, actor) {
+    async register(input, actor, context) {
       const role = input.role ?? 'student';
       // The old service let anyone register as admin (defect 1).
       if (role !== 'student' && actor?.role !== 'admin') throw errors.roleForbidden(role);
-      return create({ ...input, role });
+      const user = await create({ ...input, role });
+      await audit?.record(actor === null ? 'user.registered' : 'user.created', {
+        userId: user.id,
+        actorId: actor?.id ?? null,
+        context,
+        detail: { role },
+      });
+      return user;
     },
 
     createWithRole: create,
 
-    async login(email, password) {
+    async login(login, password, context) {
       if (Buffer.byteLength(password, 'utf8') > rules.maxPasswordBytes) throw errors.badCredentials();
-      const user = await store.findUserByEmail(email);
+      // An email, or (the OAuth2 form's "username") a username.
+      const user = login.includes('@') ? await store.findUserByEmail(login) : await store.findUserByUsername(login);
       if (user === null) {
         // Same answer and about the same time as a wrong password: no user enumeration.
         await passwords.verifyDummy(password);
+        await audit?.record('login.failed', { context, detail: { reason: 'unknown_account' } });
         throw errors.badCredentials();
       }
-      const check = await passwords.verify(user.passwordHash, password);
+      const check = await checkCounted(user, password, context, 'wrong_password');
       if (!check.ok) throw errors.badCredentials();
-      if (check.needsRehash) {
-        const passwordHash = await passwords.hash(password);
-        return (await store.updateUser(user.id, { passwordHash })) ?? user;
+      if (user.disabled) throw errors.accountDisabled();
+      const patch: UserPatch = {};
+      // With a second factor on, the count resets only once it passes (totp-service): else whoever
+      // knows the password would wipe the lock that wrong codes built up, and guess codes for ever.
+      if (!user.totpEnabled && (user.failedLogins !== 0 || user.lockedUntil !== null)) {
+        Object.assign(patch, { failedLogins: 0, lockedUntil: null });
       }
-      return user;
+      if (check.needsRehash) patch.passwordHash = await passwords.hash(password);
+      if (Object.keys(patch).length === 0) return user;
+      return (await store.updateUser(user.id, patch)) ?? user;
+    },
+
+    async verifyPassword(user, password, context) {
+      if (Buffer.byteLength(password, 'utf8') > rules.maxPasswordBytes) return false;
+      return (await checkCounted(user, password, context, 'wrong_current_password')).ok;
     },
 
     findById: (id) => store.findUserById(id),
@@ -147,12 +261,73 @@ export function createUserService(
       return { users, nextCursor: rows.length > query.limit && last !== undefined ? last.id : null };
     },
 
-    async remove(actor, id) {
+    async remove(actor, id, context) {
       if (actor.role !== 'admin' && actor.id !== id) throw errors.forbidden();
       const target = await store.findUserById(id);
       if (target === null) throw errors.userNotFound();
       await assertNotLastAdmin(target);
+      // Sessions and pending tokens go with the user; their access tokens fail the user look-up.
       if (!(await store.deleteUser(id))) throw errors.userNotFound();
+      await audit?.record('user.deleted', { userId: id, actorId: actor.id, context, detail: { email: target.email } });
+    },
+
+    async createByAdmin(actor, input, context) {
+      if (actor.role !== 'admin') throw errors.adminRequired();
+      const user = await create({ ...input, role: input.role ?? 'student' });
+      await audit?.record('user.created', { userId: user.id, actorId: actor.id, context, detail: { role: user.role } });
+      return user;
+    },
+
+    async update(actor, id, changes, context) {
+      const isAdmin = actor.role === 'admin';
+      // A non-admin learns nothing about other ids, not even whether they exist.
+      if (!isAdmin && actor.id !== id) throw errors.forbidden();
+      if (!isAdmin && (changes.role !== undefined || changes.disabled !== undefined || changes.email !== undefined)) {
+        throw errors.forbidden('Only an admin may change a role, disable an account or change an email');
+      }
+      const target = actor.id === id ? actor : await store.findUserById(id);
+      if (target === null) throw errors.userNotFound();
+      const patch = diff(target, changes);
+      if (Object.keys(patch).length === 0) return target;
+      if ((patch.role !== undefined && target.role === 'admin') || patch.disabled === true) await assertNotLastAdmin(target);
+      const [byEmail, byUsername] = await Promise.all([
+        patch.email === undefined ? null : store.findUserByEmail(patch.email),
+        patch.username === undefined ? null : store.findUserByUsername(patch.username),
+      ]);
+      if ((byEmail !== null && byEmail.id !== id) || (byUsername !== null && byUsername.id !== id)) throw errors.userExists();
+      const revoke = patch.role !== undefined || patch.disabled === true;
+      if (revoke && deps.sessions === undefined) throw new Error('createUserService: `sessions` is required to revoke tokens');
+
+      let updated: User | null;
+      try {
+        updated = await store.updateUser(id, patch);
+      } catch (error) {
+        // The unique indexes decide a race the look-up above lost.
+        if (error instanceof Conflict) throw errors.userExists();
+        throw error;
+      }
+      if (updated === null) throw errors.userNotFound();
+      // The new role or the disabling counts everywhere at once: the bumped token version kills
+      // access tokens already handed out, revoked sessions kill their refresh tokens.
+      if (revoke) await deps.sessions?.revokeEverything(id);
+      if (patch.email !== undefined) {
+        // Links already mailed to the old address must not reset the password or verify anything now.
+        await store.oneTimeTokens.deleteForUser(id, 'password_reset');
+        await store.oneTimeTokens.deleteForUser(id, 'email_verify');
+      }
+
+      const entry = { userId: id, actorId: actor.id, context };
+      const fields = (['username', 'email', 'fullName'] as const).filter((f) => patch[f] !== undefined);
+      if (fields.length > 0) {
+        const detail: Record<string, unknown> = { fields: fields.map((f) => (f === 'fullName' ? 'full_name' : f)) };
+        if (patch.email !== undefined) Object.assign(detail, { email_from: target.email, email_to: patch.email });
+        await audit?.record('user.updated', { ...entry, detail });
+      }
+      if (patch.role !== undefined) {
+        await audit?.record('user.role_changed', { ...entry, detail: { from: target.role, to: patch.role } });
+      }
+      if (patch.disabled !== undefined) await audit?.record(patch.disabled ? 'user.disabled' : 'user.enabled', entry);
+      return updated;
     },
 
     async setQrCode(id, qrCode) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { jwtVerify } from 'jose';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createPasswordHasher } from '../../src/auth/passwords.js';
 import type { Role } from '../../src/store/store.js';
 import { bearer, buildTestApp, newUserBody, register, type TestApp } from '../helpers/app.js';
@@ -32,17 +32,22 @@ describe('POST /auth/login', () => {
   });
   after(() => t.close());
 
-  it('returns a bearer token with sub, role, iat, exp and jti, signed HS256', async () => {
+  it('returns an EdDSA bearer token with sub, role, iat, exp, jti, sid and ver, and a refresh token', async () => {
     const body = newUserBody();
     const id = (await register(t.app, body)).json().id;
     const res = await loginRequest(t, body.email, body.password);
     assert.equal(res.statusCode, 200);
     const answer = res.json();
     assert.equal(answer.token_type, 'bearer');
-    assert.equal(answer.expires_in, t.config.jwt.accessTokenTtlSeconds);
-    // A stock JOSE library accepts it: other services can verify with the shared secret.
-    const { payload, protectedHeader } = await jwtVerify(answer.access_token, t.secret, { algorithms: ['HS256'] });
-    assert.equal(protectedHeader.alg, 'HS256');
+    assert.equal(answer.expires_in, 900, '15 minutes by default');
+    assert.match(answer.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+    // A stock JOSE library verifies it with the published keys: no shared secret needed.
+    const jwks = createLocalJWKSet((await t.app.inject({ url: '/.well-known/jwks.json' })).json());
+    const { payload, protectedHeader } = await jwtVerify(answer.access_token, jwks, { algorithms: ['EdDSA'] });
+    assert.equal(protectedHeader.alg, 'EdDSA');
+    assert.equal(typeof protectedHeader.kid, 'string');
+    assert.equal(payload.ver, 0);
+    assert.match(String(payload.sid), /^[0-9a-f]{24}$/);
     assert.equal(payload.sub, id);
     assert.equal(payload.role, 'student');
     assert.equal(typeof payload.jti, 'string');

@@ -15,7 +15,17 @@ describe('POST /auth/register', () => {
     assert.equal(res.statusCode, 201);
     const user = res.json();
     assert.match(user.id, /^[0-9a-f]{24}$/);
-    assert.deepEqual(Object.keys(user).sort(), ['created_at', 'email', 'full_name', 'id', 'qr_code', 'role', 'username']);
+    assert.deepEqual(Object.keys(user).sort(), [
+      'created_at',
+      'disabled',
+      'email',
+      'email_verified',
+      'full_name',
+      'id',
+      'qr_code',
+      'role',
+      'username',
+    ]);
     assert.equal(user.username, body.username);
     assert.equal(user.email, 'Mixed.Case@Example.com', 'email is stored as given');
     assert.equal(user.full_name, body.full_name);

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { type KeySet, resolveKeySet } from '../../src/auth/keys.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -19,7 +20,8 @@ export interface TestApp {
   store: Store;
   users: UserService;
   config: Config;
-  secret: Buffer;
+  /** The token keys the app signs and verifies with (generated in dataDir unless env says otherwise). */
+  keys: KeySet;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -41,15 +43,15 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   }
   const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env });
   const store = await openStore(config.database);
-  const secret = randomBytes(32);
-  const { app, users } = await buildApp({ config, store, signingSecret: secret, logger: false });
+  const keys = resolveKeySet(config, { info: () => {}, warn: () => {} });
+  const { app, users } = await buildApp({ config, store, keys, logger: false });
   await app.ready();
   return {
     app,
     store,
     users,
     config,
-    secret,
+    keys,
     dataDir,
     async close() {
       await app.close();

@@ -69,8 +69,13 @@ describe('the service over a real socket', () => {
     const requestId = res.headers.get('x-request-id');
     assert.ok(requestId);
     await get('/users/me', token);
-    const lines = server.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const mine = lines.filter((l) => l.reqId === requestId);
+    // The child's log line reaches our pipe a moment after its response: wait for it (bounded).
+    const linesOf = () => server.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const deadline = Date.now() + 5000;
+    while (!linesOf().some((l) => l.reqId === requestId) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const mine = linesOf().filter((l) => l.reqId === requestId);
     assert.equal(mine.length, 1, 'one line per request');
     assert.equal(mine[0]?.status, 200);
     const everything = server.stdout() + server.stderr();
@@ -92,11 +97,17 @@ describe('the service over a real socket', () => {
 });
 
 describe('start-up refusals', () => {
-  it('refuses to start in production without JWT_SECRET, saying what to set (defect 2)', async () => {
+  it('refuses to start in production without a signing key, saying what to set (defect 2)', async () => {
     const server = await startServer({ NODE_ENV: 'production' });
     const code = await server.exited;
     assert.notEqual(code, 0);
-    assert.match(server.stderr(), /JWT_SECRET is required when NODE_ENV=production/);
+    assert.match(server.stderr(), /JWT_SIGNING_KEYS .* or JWT_SECRET .* is required when NODE_ENV=production/);
+  });
+
+  it('refuses JWT_ALG=HS256 in production without JWT_SECRET', async () => {
+    const server = await startServer({ NODE_ENV: 'production', JWT_ALG: 'HS256' });
+    assert.notEqual(await server.exited, 0);
+    assert.match(server.stderr(), /is required when NODE_ENV=production/);
   });
 
   it('refuses a JWT_SECRET shorter than 32 bytes', async () => {

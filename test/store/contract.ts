@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { newId } from '../../src/users/ids.js';
-import { Conflict, type NewUser, type Role, type Store, type User } from '../../src/store/store.js';
+import { authDataContract } from './contract-auth.js';
+import { Conflict, type NewUser, type Role, type Store, USER_DEFAULTS, type User } from '../../src/store/store.js';
 
 let sequence = 0;
 
@@ -29,7 +30,7 @@ export function aUser(overrides: Partial<NewUser> = {}): NewUser {
 
 /** The user a store should hand back for `input`. */
 function expected(input: NewUser): User {
-  return { ...input, qrCode: input.qrCode ?? null };
+  return { ...USER_DEFAULTS, ...input };
 }
 
 function isConflict(field: Conflict['field']) {
@@ -420,4 +421,5 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
   });
+  authDataContract(name, open);
 }

@@ -12,7 +12,16 @@ import {
   type UserDocument,
   userToDoc,
 } from '../../src/store/mongo/user-document.js';
-import { Conflict, type NewUser, StoreUnavailable } from '../../src/store/store.js';
+import {
+  auditEventToDoc,
+  docToAuditEvent,
+  docToOneTimeToken,
+  docToSession,
+  oneTimeTokenToDoc,
+  sessionToDoc,
+  toKey,
+} from '../../src/store/mongo/auth-documents.js';
+import { Conflict, type NewUser, StoreUnavailable, USER_DEFAULTS, type User } from '../../src/store/store.js';
 
 const BCRYPT = '$2b$12$ru0CY/uMRfPgiKR16ytrGOeFR/MJbn9LykWuiu5/9/7D8FnaRG69m';
 
@@ -29,6 +38,7 @@ describe('docToUser', () => {
       qr_code: 'iVBORw0KGgo=',
     };
     assert.deepEqual(docToUser(doc), {
+      ...USER_DEFAULTS,
       id: '6916cbc709d9eedb316de5c3',
       username: 'alice',
       email: 'Alice@Example.com',
@@ -38,6 +48,26 @@ describe('docToUser', () => {
       createdAt: new Date('2025-11-14T06:27:19.247Z'),
       qrCode: 'iVBORw0KGgo=',
     });
+  });
+
+  it('reads the auth fields an old-service document lacks as their defaults', () => {
+    const user = docToUser({
+      _id: new ObjectId(),
+      username: 'old',
+      email: 'old@example.com',
+      password: BCRYPT,
+      role: 'student',
+      created_at: new Date(0),
+    });
+    assert.equal(user.qrIssuedAt, null);
+    assert.equal(user.disabled, false);
+    assert.equal(user.emailVerified, false);
+    assert.equal(user.tokenVersion, 0);
+    assert.equal(user.totpSecret, null);
+    assert.equal(user.totpEnabled, false);
+    assert.equal(user.totpLastStep, 0);
+    assert.equal(user.failedLogins, 0);
+    assert.equal(user.lockedUntil, null);
   });
 
   it('fills what old documents may lack: no full_name, no qr_code, no email_lower', () => {
@@ -112,8 +142,41 @@ describe('userToDoc', () => {
     assert.ok(doc.created_at instanceof Date);
   });
 
-  it('round-trips through docToUser unchanged', () => {
-    assert.deepEqual(docToUser(userToDoc({ ...user, qrCode: 'iVBORw0KGgo=' })), { ...user, qrCode: 'iVBORw0KGgo=' });
+  it('round-trips through docToUser unchanged, missing fields at their defaults', () => {
+    assert.deepEqual(docToUser(userToDoc({ ...user, qrCode: 'iVBORw0KGgo=' })), {
+      ...USER_DEFAULTS,
+      ...user,
+      qrCode: 'iVBORw0KGgo=',
+    });
+  });
+
+  it('round-trips a user with every auth field set, under snake_case names', () => {
+    const full: User = {
+      ...user,
+      qrCode: 'iVBORw0KGgo=',
+      qrIssuedAt: new Date('2030-01-01T00:00:00.456Z'),
+      disabled: true,
+      emailVerified: true,
+      tokenVersion: 7,
+      totpSecret: 'JBSWY3DPEHPK3PXP',
+      totpEnabled: true,
+      totpLastStep: 12345678,
+      failedLogins: 3,
+      lockedUntil: new Date('2030-01-01T00:05:00.123Z'),
+    };
+    const doc = userToDoc(full);
+    assert.equal(doc.token_version, 7);
+    assert.equal(doc.totp_last_step, 12345678);
+    assert.equal(doc.email_verified, true);
+    assert.deepEqual(doc.locked_until, full.lockedUntil);
+    assert.deepEqual(docToUser(doc), full);
+  });
+
+  it('writes the default, not null, for a field given as undefined, so $inc can count from it', () => {
+    const doc = userToDoc({ ...user, tokenVersion: undefined, failedLogins: undefined, totpLastStep: undefined });
+    assert.equal(doc.token_version, 0);
+    assert.equal(doc.failed_logins, 0);
+    assert.equal(doc.totp_last_step, 0);
   });
 
   it('refuses an id that is not an ObjectId rather than inventing one', () => {
@@ -140,6 +203,87 @@ describe('patchToSet', () => {
       qr_code: null,
     });
     assert.deepEqual(patchToSet({}), {});
+  });
+
+  it('maps the auth fields to their snake_case names, null included', () => {
+    const lockedUntil = new Date('2030-01-01T00:05:00.000Z');
+    assert.deepEqual(
+      patchToSet({
+        disabled: true,
+        emailVerified: false,
+        totpSecret: null,
+        totpEnabled: true,
+        totpLastStep: 5,
+        failedLogins: 0,
+        lockedUntil,
+        qrIssuedAt: null,
+      }),
+      {
+        disabled: true,
+        email_verified: false,
+        totp_secret: null,
+        totp_enabled: true,
+        totp_last_step: 5,
+        failed_logins: 0,
+        locked_until: lockedUntil,
+        qr_issued_at: null,
+      },
+    );
+  });
+});
+
+describe('auth documents', () => {
+  const userId = '6916d7000000000000000003';
+
+  it('round-trips a session, keeping ObjectId-form ids as ObjectIds', () => {
+    const session = {
+      id: '6916d7000000000000000009',
+      userId,
+      createdAt: new Date('2030-01-01T00:00:00.000Z'),
+      lastUsedAt: new Date('2030-01-02T00:00:00.000Z'),
+      expiresAt: new Date('2030-02-01T00:00:00.000Z'),
+      revokedAt: null,
+      userAgent: 'curl/8.0',
+      ip: '127.0.0.1',
+    };
+    const doc = sessionToDoc(session);
+    assert.ok(doc._id instanceof ObjectId);
+    assert.ok(doc.user_id instanceof ObjectId);
+    assert.deepEqual(docToSession(doc), session);
+  });
+
+  it('round-trips a single-use token keyed by its hash, with and without a user', () => {
+    const token = {
+      hash: 'ab'.repeat(32),
+      purpose: 'password_reset' as const,
+      userId,
+      createdAt: new Date('2030-01-14T23:50:00.000Z'),
+      expiresAt: new Date('2030-01-15T00:20:00.000Z'),
+      data: '{"email":"x@example.com"}',
+    };
+    assert.equal(oneTimeTokenToDoc(token)._id, token.hash);
+    assert.deepEqual(docToOneTimeToken(oneTimeTokenToDoc(token)), token);
+    const anonymous = { ...token, userId: null, expiresAt: null, data: null };
+    assert.deepEqual(docToOneTimeToken(oneTimeTokenToDoc(anonymous)), anonymous);
+  });
+
+  it('round-trips an audit event', () => {
+    const event = {
+      id: '6916d7000000000000000011',
+      at: new Date('2030-01-01T00:00:04.000Z'),
+      type: 'login.failed',
+      userId,
+      actorId: null,
+      ip: '127.0.0.1',
+      userAgent: 'test',
+      detail: '{"reason":"x"}',
+    };
+    assert.deepEqual(docToAuditEvent(auditEventToDoc(event)), event);
+  });
+
+  it('keeps an id that is not an ObjectId as its string rather than throwing', () => {
+    assert.equal(toKey('not-an-id'), 'not-an-id');
+    assert.ok(toKey(userId) instanceof ObjectId);
   });
 });
 

@@ -2,9 +2,18 @@
  * The Store over MongoDB (the official driver), in the old Python service's own layout:
  * collection `users`, one document per user (see user-document.ts). Pointing this service at
  * the old service's database is the migration: ids, bcrypt hashes and QR codes stay where they are.
+ * The auth data the old service never had lives in collections of its own (see auth-stores.ts).
  */
 import { type Filter, MongoClient, type MongoClientOptions } from 'mongodb';
 import { type ListUsersQuery, type NewUser, type Store, StoreUnavailable, type UserPatch } from '../store.js';
+import {
+  authCollections,
+  createMongoAuditStore,
+  createMongoOneTimeTokenStore,
+  createMongoSessionStore,
+  deleteAuthDataOfUser,
+  migrateAuth,
+} from './auth-stores.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
 import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, userToDoc } from './user-document.js';
@@ -36,6 +45,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const client = new MongoClient(config.url, withDefaults(config.url, DEFAULT_OPTIONS));
   const db = client.db(config.dbName);
   const users = db.collection<UserDocument>('users');
+  const auth = authCollections(db);
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -57,7 +67,10 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     kind: 'mongodb',
 
     migrate() {
-      return run(() => migrateUsers(users));
+      return run(async () => {
+        await migrateUsers(users);
+        await migrateAuth(auth);
+      });
     },
 
     insertUser(user: NewUser) {
@@ -141,9 +154,56 @@ export function openMongoStore(config: MongoStoreConfig): Store {
       if (_id === null) return false;
       return run(async () => {
         const result = await users.deleteOne({ _id });
+        // No foreign keys here: what ON DELETE CASCADE does in SQL is done by hand, after the user
+        // is gone (a failure in between leaves tokens of a missing user, which nothing accepts).
+        await deleteAuthDataOfUser(auth, id);
         return result.deletedCount > 0;
       });
     },
+
+    async bumpTokenVersion(id) {
+      const _id = toObjectId(id);
+      if (_id === null) return null;
+      return run(async () => {
+        // $inc starts a missing field (an old service's document) from 0.
+        const doc = await users.findOneAndUpdate(
+          { _id },
+          { $inc: { token_version: 1 } },
+          { returnDocument: 'after', projection: { token_version: 1 } },
+        );
+        return doc === null ? null : Number(doc.token_version);
+      });
+    },
+
+    async incrementFailedLogins(id) {
+      const _id = toObjectId(id);
+      if (_id === null) return null;
+      return run(async () => {
+        const doc = await users.findOneAndUpdate(
+          { _id },
+          { $inc: { failed_logins: 1 } },
+          { returnDocument: 'after', projection: { failed_logins: 1 } },
+        );
+        return doc === null ? null : Number(doc.failed_logins);
+      });
+    },
+
+    async claimTotpStep(id, step) {
+      const _id = toObjectId(id);
+      if (_id === null) return false;
+      return run(async () => {
+        // One conditional update: of concurrent claims of a step, exactly one matches. A document
+        // without totp_last_step (the old service's) counts as 0, as USER_DEFAULTS says.
+        const newer: Filter<UserDocument>[] = [{ totp_last_step: { $lt: step } }];
+        if (step > 0) newer.push({ totp_last_step: { $exists: false } });
+        const result = await users.updateOne({ _id, $or: newer }, { $set: { totp_last_step: step } });
+        return result.modifiedCount > 0;
+      });
+    },
+
+    sessions: createMongoSessionStore(auth, run),
+    oneTimeTokens: createMongoOneTimeTokenStore(auth, run),
+    audit: createMongoAuditStore(auth, run),
 
     async ping() {
       try {

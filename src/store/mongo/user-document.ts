@@ -3,7 +3,7 @@
  * the domain type. Pure functions, so they are tested without a server.
  */
 import { type Filter, ObjectId } from 'mongodb';
-import { type NewUser, ROLES, type Role, type User, type UserPatch } from '../store.js';
+import { type NewUser, ROLES, type Role, USER_DEFAULTS, type User, type UserPatch } from '../store.js';
 
 /**
  * The old service's layout in collection `users`, field for field, so this service and the old
@@ -22,6 +22,17 @@ export interface UserDocument {
   /** A BSON Date; the old service wrote naive UTC datetimes, which BSON stores as UTC. */
   created_at: Date | string;
   qr_code?: string | null;
+  // The auth fields below are new: the old service never wrote them, so every one is optional
+  // and docToUser reads a missing one as its USER_DEFAULTS value.
+  qr_issued_at?: Date | null;
+  disabled?: boolean;
+  email_verified?: boolean;
+  token_version?: number;
+  totp_secret?: string | null;
+  totp_enabled?: boolean;
+  totp_last_step?: number;
+  failed_logins?: number;
+  locked_until?: Date | null;
 }
 
 const HEX_ID = /^[0-9a-fA-F]{24}$/;
@@ -42,10 +53,23 @@ export function docToUser(doc: UserDocument): User {
     role: toRole(doc.role),
     createdAt: toDate(doc.created_at),
     qrCode: doc.qr_code ?? null,
+    qrIssuedAt: dateOrNull(doc.qr_issued_at),
+    disabled: doc.disabled ?? USER_DEFAULTS.disabled,
+    emailVerified: doc.email_verified ?? USER_DEFAULTS.emailVerified,
+    tokenVersion: numberOr(doc.token_version, USER_DEFAULTS.tokenVersion),
+    totpSecret: doc.totp_secret ?? USER_DEFAULTS.totpSecret,
+    totpEnabled: doc.totp_enabled ?? USER_DEFAULTS.totpEnabled,
+    totpLastStep: numberOr(doc.totp_last_step, USER_DEFAULTS.totpLastStep),
+    failedLogins: numberOr(doc.failed_logins, USER_DEFAULTS.failedLogins),
+    lockedUntil: dateOrNull(doc.locked_until),
   };
 }
 
-export function userToDoc(user: NewUser): UserDocument {
+export function userToDoc(input: NewUser): UserDocument {
+  // An explicit `undefined` in the input must not become a stored null: $inc cannot count from
+  // null, and a null totp_last_step would match neither branch of claimTotpStep's filter.
+  const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as NewUser;
+  const user = { ...USER_DEFAULTS, ...given };
   const _id = toObjectId(user.id);
   if (_id === null) throw new TypeError(`not an ObjectId-form id: ${JSON.stringify(user.id)}`);
   return {
@@ -58,6 +82,15 @@ export function userToDoc(user: NewUser): UserDocument {
     role: user.role,
     created_at: user.createdAt,
     qr_code: user.qrCode ?? null,
+    qr_issued_at: user.qrIssuedAt,
+    disabled: user.disabled,
+    email_verified: user.emailVerified,
+    token_version: user.tokenVersion,
+    totp_secret: user.totpSecret,
+    totp_enabled: user.totpEnabled,
+    totp_last_step: user.totpLastStep,
+    failed_logins: user.failedLogins,
+    locked_until: user.lockedUntil,
   };
 }
 
@@ -73,6 +106,14 @@ export function patchToSet(patch: UserPatch): Partial<UserDocument> {
   if (patch.fullName !== undefined) set.full_name = patch.fullName;
   if (patch.role !== undefined) set.role = patch.role;
   if (patch.qrCode !== undefined) set.qr_code = patch.qrCode;
+  if (patch.qrIssuedAt !== undefined) set.qr_issued_at = patch.qrIssuedAt;
+  if (patch.disabled !== undefined) set.disabled = patch.disabled;
+  if (patch.emailVerified !== undefined) set.email_verified = patch.emailVerified;
+  if (patch.totpSecret !== undefined) set.totp_secret = patch.totpSecret;
+  if (patch.totpEnabled !== undefined) set.totp_enabled = patch.totpEnabled;
+  if (patch.totpLastStep !== undefined) set.totp_last_step = patch.totpLastStep;
+  if (patch.failedLogins !== undefined) set.failed_logins = patch.failedLogins;
+  if (patch.lockedUntil !== undefined) set.locked_until = patch.lockedUntil;
   return set;
 }
 
@@ -106,4 +147,15 @@ function toDate(raw: Date | string): Date {
   if (raw instanceof Date) return raw;
   // A string would be the old service's naive UTC ISO form ("2025-11-14T06:27:19.247455").
   return new Date(/(?:Z|[+-]\d\d:?\d\d)$/.test(raw) ? raw : `${raw}Z`);
+}
+
+function dateOrNull(raw: Date | string | null | undefined): Date | null {
+  return raw === null || raw === undefined ? null : toDate(raw);
+}
+
+/** A counter as a number: the driver hands back int32, double or (promoted) int64 alike. */
+function numberOr(raw: unknown, fallback: number): number {
+  if (raw === null || raw === undefined) return fallback;
+  const value = Number(raw);
+  return Number.isFinite(value) ? value : fallback;
 }

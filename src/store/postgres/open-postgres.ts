@@ -127,5 +127,6 @@ export function openPostgresStore(options: PostgresStoreOptions): Store {
     db,
     translateError: translatePostgresError,
     encodeDate: (date) => date,
+    encodeBool: (value) => value,
   });
 }

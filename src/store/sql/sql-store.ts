@@ -1,6 +1,7 @@
 /**
  * The Store over Kysely: one query code for SQLite and PostgreSQL. The dialect-specific parts
- * (opening the connection, recognising errors) come in through `SqlDriverParts`.
+ * (opening the connection, recognising errors, encoding dates and booleans) come in through
+ * `SqlDriverParts`. Sessions, single-use tokens and the audit log live in sql-auth-stores.ts.
  */
 import { type Kysely, Migrator, type Selectable, sql, type Updateable } from 'kysely';
 import {
@@ -9,10 +10,12 @@ import {
   type Role,
   type Store,
   StoreUnavailable,
+  USER_DEFAULTS,
   type User,
   type UserPatch,
 } from '../store.js';
 import { migrationProvider, type SqlDialect } from './migrations.js';
+import { createSqlAuditStore, createSqlOneTimeTokenStore, createSqlSessionStore } from './sql-auth-stores.js';
 import type { Tables, UsersTable } from './tables.js';
 
 export interface SqlDriverParts {
@@ -20,8 +23,18 @@ export interface SqlDriverParts {
   db: Kysely<Tables>;
   /** Maps a driver error to Conflict / StoreUnavailable, or returns it unchanged. */
   translateError(error: unknown): unknown;
-  /** Encodes a Date for the created_at column. */
+  /** Encodes a Date for a timestamp column. */
   encodeDate(date: Date): string | Date;
+  /** Encodes a boolean for a flag column (better-sqlite3 binds no booleans). */
+  encodeBool(value: boolean): number | boolean;
+}
+
+export function toDate(value: string | Date): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+export function toDateOrNull(value: string | Date | null): Date | null {
+  return value === null ? null : toDate(value);
 }
 
 export function rowToUser(row: Selectable<UsersTable>): User {
@@ -32,8 +45,18 @@ export function rowToUser(row: Selectable<UsersTable>): User {
     passwordHash: row.password_hash,
     fullName: row.full_name,
     role: row.role as Role,
-    createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+    createdAt: toDate(row.created_at),
     qrCode: row.qr_code,
+    qrIssuedAt: toDateOrNull(row.qr_issued_at),
+    disabled: Boolean(row.disabled),
+    emailVerified: Boolean(row.email_verified),
+    tokenVersion: Number(row.token_version),
+    totpSecret: row.totp_secret,
+    totpEnabled: Boolean(row.totp_enabled),
+    // bigint: PostgreSQL sends it as a string.
+    totpLastStep: Number(row.totp_last_step),
+    failedLogins: Number(row.failed_logins),
+    lockedUntil: toDateOrNull(row.locked_until),
   };
 }
 
@@ -42,15 +65,43 @@ function likePrefix(prefix: string): string {
   return `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-export function createSqlStore(parts: SqlDriverParts): Store {
-  const { db, dialect, translateError, encodeDate } = parts;
+/** Runs `work`, translating driver errors into the Store's (Conflict, StoreUnavailable). */
+export type Runner = <T>(work: () => Promise<T>) => Promise<T>;
 
-  async function run<T>(work: () => Promise<T>): Promise<T> {
+export function createSqlStore(parts: SqlDriverParts): Store {
+  const { db, dialect, translateError, encodeDate, encodeBool } = parts;
+
+  let closed = false;
+  const run: Runner = async (work) => {
+    // After close() Kysely throws a plain Error; a closed store is an unavailable database (503).
+    if (closed) throw new StoreUnavailable('the database connection is closed');
     try {
       return await work();
     } catch (error) {
       throw translateError(error);
     }
+  };
+
+  function patchToRow(patch: UserPatch): Updateable<UsersTable> {
+    const values: Updateable<UsersTable> = {};
+    if (patch.username !== undefined) values.username = patch.username;
+    if (patch.email !== undefined) {
+      values.email = patch.email;
+      values.email_lower = patch.email.toLowerCase();
+    }
+    if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
+    if (patch.fullName !== undefined) values.full_name = patch.fullName;
+    if (patch.role !== undefined) values.role = patch.role;
+    if (patch.qrCode !== undefined) values.qr_code = patch.qrCode;
+    if (patch.qrIssuedAt !== undefined) values.qr_issued_at = patch.qrIssuedAt && encodeDate(patch.qrIssuedAt);
+    if (patch.disabled !== undefined) values.disabled = encodeBool(patch.disabled);
+    if (patch.emailVerified !== undefined) values.email_verified = encodeBool(patch.emailVerified);
+    if (patch.totpSecret !== undefined) values.totp_secret = patch.totpSecret;
+    if (patch.totpEnabled !== undefined) values.totp_enabled = encodeBool(patch.totpEnabled);
+    if (patch.totpLastStep !== undefined) values.totp_last_step = patch.totpLastStep;
+    if (patch.failedLogins !== undefined) values.failed_logins = patch.failedLogins;
+    if (patch.lockedUntil !== undefined) values.locked_until = patch.lockedUntil && encodeDate(patch.lockedUntil);
+    return values;
   }
 
   return {
@@ -65,8 +116,9 @@ export function createSqlStore(parts: SqlDriverParts): Store {
       }
     },
 
-    insertUser(user: NewUser) {
+    insertUser(input: NewUser) {
       return run(async () => {
+        const user = { ...USER_DEFAULTS, ...input };
         const row = await db
           .insertInto('users')
           .values({
@@ -78,7 +130,16 @@ export function createSqlStore(parts: SqlDriverParts): Store {
             full_name: user.fullName,
             role: user.role,
             created_at: encodeDate(user.createdAt),
-            qr_code: user.qrCode ?? null,
+            qr_code: user.qrCode,
+            qr_issued_at: user.qrIssuedAt && encodeDate(user.qrIssuedAt),
+            disabled: encodeBool(user.disabled),
+            email_verified: encodeBool(user.emailVerified),
+            token_version: user.tokenVersion,
+            totp_secret: user.totpSecret,
+            totp_enabled: encodeBool(user.totpEnabled),
+            totp_last_step: user.totpLastStep,
+            failed_logins: user.failedLogins,
+            locked_until: user.lockedUntil && encodeDate(user.lockedUntil),
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -140,19 +201,9 @@ export function createSqlStore(parts: SqlDriverParts): Store {
 
     updateUser(id, patch: UserPatch) {
       return run(async () => {
-        const values: Updateable<UsersTable> = {};
-        if (patch.username !== undefined) values.username = patch.username;
-        if (patch.email !== undefined) {
-          values.email = patch.email;
-          values.email_lower = patch.email.toLowerCase();
-        }
-        if (patch.passwordHash !== undefined) values.password_hash = patch.passwordHash;
-        if (patch.fullName !== undefined) values.full_name = patch.fullName;
-        if (patch.role !== undefined) values.role = patch.role;
-        if (patch.qrCode !== undefined) values.qr_code = patch.qrCode;
         const row = await db
           .updateTable('users')
-          .set({ ...values, row_version: sql`row_version + 1` })
+          .set({ ...patchToRow(patch), row_version: sql`row_version + 1` })
           .where('id', '=', id)
           .returningAll()
           .executeTakeFirst();
@@ -161,13 +212,55 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     },
 
     deleteUser(id) {
+      // Sessions, refresh tokens and single-use tokens go with the user (ON DELETE CASCADE).
       return run(async () => {
         const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
         return Number(result.numDeletedRows) > 0;
       });
     },
 
+    bumpTokenVersion(id) {
+      return run(async () => {
+        const row = await db
+          .updateTable('users')
+          .set({ token_version: sql`token_version + 1`, row_version: sql`row_version + 1` })
+          .where('id', '=', id)
+          .returning('token_version')
+          .executeTakeFirst();
+        return row ? Number(row.token_version) : null;
+      });
+    },
+
+    incrementFailedLogins(id) {
+      return run(async () => {
+        const row = await db
+          .updateTable('users')
+          .set({ failed_logins: sql`failed_logins + 1` })
+          .where('id', '=', id)
+          .returning('failed_logins')
+          .executeTakeFirst();
+        return row ? Number(row.failed_logins) : null;
+      });
+    },
+
+    claimTotpStep(id, step) {
+      return run(async () => {
+        const result = await db
+          .updateTable('users')
+          .set({ totp_last_step: step })
+          .where('id', '=', id)
+          .where('totp_last_step', '<', step)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      });
+    },
+
+    sessions: createSqlSessionStore(db, run, encodeDate),
+    oneTimeTokens: createSqlOneTimeTokenStore(db, run, encodeDate),
+    audit: createSqlAuditStore(db, run, encodeDate),
+
     async ping() {
+      if (closed) throw new StoreUnavailable('the database connection is closed');
       try {
         await sql`select 1`.execute(db);
       } catch (error) {
@@ -176,8 +269,8 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     },
 
     async close() {
+      closed = true;
       await db.destroy();
     },
   };
 }
-

@@ -1,5 +1,12 @@
-/** Kysely table types for the SQL stores (SQLite and PostgreSQL share one schema). */
+/**
+ * Kysely table types for the SQL stores (SQLite and PostgreSQL share one schema). Timestamps
+ * are ISO-8601 text on SQLite and timestamptz on PostgreSQL; booleans are 0/1 integers on SQLite
+ * and booleans on PostgreSQL: SqlDriverParts encodes both at the edge.
+ */
 import type { Generated } from 'kysely';
+
+type Timestamp = string | Date;
+type Flag = number | boolean;
 
 export interface UsersTable {
   id: string;
@@ -10,12 +17,62 @@ export interface UsersTable {
   password_hash: string;
   full_name: string | null;
   role: string;
-  /** ISO-8601 text on SQLite, timestamptz on PostgreSQL. */
-  created_at: string | Date;
+  created_at: Timestamp;
   qr_code: string | null;
   row_version: Generated<number>;
+  qr_issued_at: Timestamp | null;
+  disabled: Flag;
+  email_verified: Flag;
+  token_version: number;
+  totp_secret: string | null;
+  totp_enabled: Flag;
+  totp_last_step: number;
+  failed_logins: number;
+  locked_until: Timestamp | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface RefreshTokensTable {
+  hash: string;
+  session_id: string;
+  created_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface OneTimeTokensTable {
+  hash: string;
+  purpose: string;
+  user_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  data: string | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: Timestamp;
+  type: string;
+  user_id: string | null;
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: string | null;
 }
 
 export interface Tables {
   users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  one_time_tokens: OneTimeTokensTable;
+  audit_events: AuditEventsTable;
 }

@@ -3,11 +3,17 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { Conflict, type Store } from '../store.js';
+import { Conflict, type Store, StoreUnavailable } from '../store.js';
 import { createSqlStore } from '../sql/sql-store.js';
 import type { Tables } from '../sql/tables.js';
 
+/** The database cannot do the work right now (busy past busy_timeout, disk trouble): a 503. */
+const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY'];
+
 function translateError(error: unknown): unknown {
+  if (error instanceof Database.SqliteError && UNAVAILABLE_CODES.some((c) => error.code.startsWith(c))) {
+    return new StoreUnavailable(`SQLite: ${error.code}`, { cause: error });
+  }
   if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT')) {
     const m = error.message;
     if (m.includes('email_lower')) return new Conflict('email');
@@ -31,5 +37,6 @@ export function openSqliteStore(file: string): Store {
     db,
     translateError,
     encodeDate: (date) => date.toISOString(),
+    encodeBool: (value) => (value ? 1 : 0),
   });
 }

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Starts the compiled server the way the image does (node dist/src/main.js, NODE_ENV=production)
+// from a folder holding only dist/ and production node_modules, then measures and checks it:
+//   cold start   spawn -> first 200 from /health/ready, in ms
+//   RSS idle     VmRSS (/proc/PID/status) after start-up has settled
+//   RSS loaded   VmRSS and VmHWM (peak) after a short bounded load: reads, registrations, logins
+//   logs         JSON lines (production), none holding the admin password
+//   shutdown     SIGTERM -> exit code 0
+// Usage: node scripts/prod-smoke.mjs <runtime folder> <data folder>. Exit 1 on any failure.
+// Called by scripts/verify-prod.sh; only Node's own modules, so it runs before any install.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const [runtimeDir, dataDir] = process.argv.slice(2);
+if (!runtimeDir || !dataDir) {
+  console.error('usage: node scripts/prod-smoke.mjs <runtime folder> <data folder>');
+  process.exit(2);
+}
+
+const READY_DEADLINE_MS = 60_000;
+const SETTLE_MS = 2_000;
+const ADMIN = { email: 'smoke-admin@example.com', password: `pw-${randomBytes(12).toString('hex')}` };
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+const fail = (message) => {
+  throw new Error(message);
+};
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const env = {
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  DATA_DIR: dataDir,
+  JWT_SECRET: randomBytes(48).toString('base64'),
+  ADMIN_EMAIL: ADMIN.email,
+  ADMIN_PASSWORD: ADMIN.password,
+  LOG_LEVEL: 'info',
+};
+
+const started = performance.now();
+const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: runtimeDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+let stdout = '';
+let stderr = '';
+child.stdout.on('data', (d) => (stdout += d));
+child.stderr.on('data', (d) => (stderr += d));
+const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+let exitedEarly = false;
+void exited.then(() => (exitedEarly = true));
+
+try {
+  let coldStartMs = null;
+  while (performance.now() - started < READY_DEADLINE_MS) {
+    if (exitedEarly) fail(`the server exited during start-up:\n${stderr || stdout}`);
+    try {
+      const res = await fetch(`${base}/health/ready`);
+      if (res.status === 200) {
+        coldStartMs = performance.now() - started;
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    await delay(10);
+  }
+  if (coldStartMs === null) fail(`/health/ready did not answer 200 within ${READY_DEADLINE_MS / 1000} s:\n${stderr || stdout}`);
+
+  await delay(SETTLE_MS);
+  const idle = memory(child.pid);
+
+  // A short load, bounded in count: 2000 reads, 20 registrations, 60 logins (argon2id, 19 MiB each).
+  const json = { 'content-type': 'application/json' };
+  const reads = Array.from({ length: 2000 }, (_, i) => (i % 2 === 0 ? '/' : '/health/ready'));
+  for (let i = 0; i < reads.length; i += 50) {
+    const batch = await Promise.all(reads.slice(i, i + 50).map((p) => fetch(`${base}${p}`).then((r) => r.status)));
+    if (batch.some((s) => s !== 200)) fail(`a read answered ${batch.find((s) => s !== 200)}`);
+  }
+  const users = Array.from({ length: 20 }, (_, i) => ({
+    username: `smoke_${i}`,
+    email: `smoke_${i}@example.com`,
+    password: `smoke-password-${i}`,
+  }));
+  const regs = await Promise.all(
+    users.map((u) => fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify(u) })),
+  );
+  if (regs.some((r) => r.status !== 201)) fail(`registration answered ${regs.map((r) => r.status).join(',')}`);
+  for (let round = 0; round < 3; round += 1) {
+    const logins = await Promise.all(
+      users.map((u) =>
+        fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email: u.email, password: u.password }) }),
+      ),
+    );
+    if (logins.some((r) => r.status !== 200)) fail(`login answered ${logins.map((r) => r.status).join(',')}`);
+  }
+  const adminLogin = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }),
+  });
+  if (adminLogin.status !== 200) fail(`ADMIN_EMAIL/ADMIN_PASSWORD did not create a working admin (${adminLogin.status})`);
+  const loaded = memory(child.pid);
+
+  const lines = stdout.trim().split('\n').filter(Boolean);
+  const notJson = lines.filter((l) => {
+    try {
+      JSON.parse(l);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (lines.length === 0 || notJson.length > 0) fail(`production logs are not JSON lines: ${notJson[0] ?? '(no log)'}`);
+  if ((stdout + stderr).includes(ADMIN.password)) fail('the admin password reached the log');
+
+  child.kill('SIGTERM');
+  const result = await Promise.race([exited, delay(15_000).then(() => null)]);
+  if (result === null) fail('the server did not exit within 15 s of SIGTERM');
+  if (result.code !== 0) fail(`SIGTERM: exit code ${result.code} (signal ${result.signal}), expected 0:\n${stderr}`);
+
+  const r = (n) => n.toFixed(1);
+  console.log(`cold start (spawn -> /health/ready 200): ${Math.round(coldStartMs)} ms`);
+  console.log(`RSS idle: ${r(idle.rssMiB)} MiB`);
+  console.log(`RSS after load (2000 reads, 20 registrations, 61 logins): ${r(loaded.rssMiB)} MiB (peak ${r(loaded.peakMiB)} MiB)`);
+  console.log(`logs: ${lines.length} JSON lines; SIGTERM: exit 0`);
+} catch (error) {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  console.error(`prod-smoke: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

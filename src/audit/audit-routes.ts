@@ -1,0 +1,100 @@
+/** GET /admin/audit: the security events, newest first, paged and filtered (admin only). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Static, Type } from 'typebox';
+import type { Authenticator } from '../auth/authenticate.js';
+import { errorResponses } from '../http/error-schemas.js';
+import type { AuditEvent } from '../store/store.js';
+import { UserIdSchema } from '../users/user-schemas.js';
+import type { AuditLog } from './audit-log.js';
+
+export const AuditQuerySchema = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size (1–200)' }),
+    before: Type.Optional(
+      Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'Events older than this event id (the next page)' }),
+    ),
+    user_id: Type.Optional(UserIdSchema),
+    type: Type.Optional(
+      Type.String({ pattern: '^[a-z0-9_.]{1,64}$', description: 'An event type, e.g. login.failed', examples: ['login.failed'] }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditEventSchema = Type.Object(
+  {
+    id: Type.String(),
+    at: Type.String({ format: 'date-time' }),
+    type: Type.String({ examples: ['login.succeeded'] }),
+    user_id: Type.Union([Type.String(), Type.Null()], { description: 'The user the event is about' }),
+    actor_id: Type.Union([Type.String(), Type.Null()], { description: 'Who did it, when someone else did (an admin)' }),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    detail: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+      description: 'Event-specific facts (never a secret)',
+    }),
+  },
+  { title: 'AuditEvent' },
+);
+
+function toAuditEventResponse(event: AuditEvent): Static<typeof AuditEventSchema> {
+  return {
+    id: event.id,
+    at: event.at.toISOString(),
+    type: event.type,
+    user_id: event.userId,
+    actor_id: event.actorId,
+    ip: event.ip,
+    user_agent: event.userAgent,
+    detail: parseDetail(event.detail),
+  };
+}
+
+function parseDetail(detail: string | null): Record<string, unknown> | null {
+  if (detail === null) return null;
+  try {
+    const value: unknown = JSON.parse(detail);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function auditRoutes(deps: { audit: AuditLog; auth: Authenticator }): FastifyPluginAsyncTypebox {
+  const { audit, auth } = deps;
+  return async (app) => {
+    app.get(
+      '/admin/audit',
+      {
+        onRequest: auth.admin,
+        schema: {
+          tags: ['admin'],
+          summary: 'The audit log (admin): security events, newest first',
+          description:
+            'Logins (succeeded, failed, locked), refreshes and refresh-token reuse, logouts, password and ' +
+            'email changes, role changes, disabling, 2FA changes, deletions; with time, user, actor, IP and ' +
+            'user agent. Filter by `user_id` and `type`. Paged: `limit` (default 50, max 200); the next page ' +
+            'is announced in a `Link: <…>; rel="next"` header (its `before` cursor); no Link header means the last page.',
+          security: [{ bearerAuth: [] }],
+          querystring: AuditQuerySchema,
+          response: { 200: Type.Array(AuditEventSchema), ...errorResponses(401, 403, 422) },
+        },
+      },
+      async (request, reply) => {
+        const query = request.query;
+        const filter = { userId: query.user_id?.toLowerCase(), type: query.type };
+        // One more than the page tells whether a next page exists.
+        const rows = await audit.list({ limit: query.limit + 1, before: query.before?.toLowerCase(), ...filter });
+        const events = rows.slice(0, query.limit);
+        const last = events.at(-1);
+        if (rows.length > query.limit && last !== undefined) {
+          const next = new URLSearchParams({ limit: String(query.limit), before: last.id });
+          if (filter.userId !== undefined) next.set('user_id', filter.userId);
+          if (filter.type !== undefined) next.set('type', filter.type);
+          reply.header('Link', `</admin/audit?${next.toString()}>; rel="next"`);
+        }
+        return events.map(toAuditEventResponse);
+      },
+    );
+  };
+}

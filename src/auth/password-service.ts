@@ -1,0 +1,111 @@
+/**
+ * Passwords after registration: a signed-in change, and a reset by mail for a forgotten one.
+ * Both revoke what the old password gave out (sessions, access tokens): whoever knew or guessed
+ * it is logged out. A change keeps the caller's own session; a reset keeps none.
+ */
+import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import { AppError, errors } from '../errors.js';
+import type { BackgroundTasks } from '../mail/background-tasks.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { Store, User } from '../store/store.js';
+import { checkPasswordRules, type PasswordRules, type UserService } from '../users/user-service.js';
+import { passwordResetMail } from './account-mails.js';
+import { issueLinkToken, LINK_TOKEN_RE, sentToCurrentEmail } from './one-time-links.js';
+import type { PasswordHasher } from './passwords.js';
+import { hashToken, type SessionService, type TokenPair } from './session-service.js';
+
+export const RESET_TOKEN_TTL_SECONDS = 30 * 60;
+
+export type AccessToken = Omit<TokenPair, 'refresh_token'>;
+
+export interface PasswordService {
+  /** Changes the signed-in user's password; returns a new access token for the session that made the change. */
+  change(
+    user: User,
+    sessionId: string | undefined,
+    input: { currentPassword: string; newPassword: string },
+    context: RequestContext,
+  ): Promise<AccessToken>;
+  /**
+   * Mails a reset token if an active account has this email. Returns at once, before even the
+   * look-up, and the same way either way: neither the answer nor its timing tells whether the
+   * account exists.
+   */
+  requestReset(email: string, context: RequestContext): void;
+  /** Sets a new password with a mailed token (single use, 30 minutes). */
+  confirmReset(token: string, newPassword: string, context: RequestContext): Promise<void>;
+}
+
+export const wrongCurrentPassword = () =>
+  new AppError(403, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
+const invalidResetToken = () =>
+  new AppError(400, 'INVALID_RESET_TOKEN', 'The reset token is invalid, expired or already used; request a new one');
+
+export function createPasswordService(deps: {
+  store: Store;
+  users: Pick<UserService, 'verifyPassword'>;
+  passwords: PasswordHasher;
+  sessions: Pick<SessionService, 'revokeEverything' | 'reissueAccess'>;
+  audit: AuditLog;
+  mailer: Mailer;
+  background: BackgroundTasks;
+  rules: PasswordRules;
+  publicUrl: string | null;
+}): PasswordService {
+  const { store, users, passwords, sessions, audit, mailer, background, rules } = deps;
+
+  return {
+    async change(user, sessionId, input, context) {
+      checkPasswordRules(input.newPassword, rules, 'new_password');
+      // 403, not 401: the caller is authenticated, and clients treat a 401 as "log in again".
+      if (!(await users.verifyPassword(user, input.currentPassword, context))) throw wrongCurrentPassword();
+      const passwordHash = await passwords.hash(input.newPassword);
+      await store.updateUser(user.id, { passwordHash, failedLogins: 0, lockedUntil: null });
+      // A reset link still in a mailbox would undo the change: whoever asked for it, it is void now.
+      await store.oneTimeTokens.deleteForUser(user.id, 'password_reset');
+      await sessions.revokeEverything(user.id, sessionId);
+      // Reloaded for the token version revokeEverything just bumped.
+      const updated = await store.findUserById(user.id);
+      if (updated === null) throw errors.userNotFound();
+      await audit.record('password.changed', { userId: user.id, context, detail: { kept_session: sessionId ?? null } });
+      return sessions.reissueAccess(updated, sessionId);
+    },
+
+    requestReset(email, context) {
+      background.run('password reset mail', async () => {
+        const user = await store.findUserByEmail(email);
+        if (user === null || user.disabled) {
+          // Recorded (without the address) so probing shows up in the audit log.
+          await audit.record('password.reset_requested', {
+            context,
+            detail: { sent: false, reason: user === null ? 'unknown_email' : 'disabled' },
+          });
+          return;
+        }
+        const token = await issueLinkToken(store, user, 'password_reset', RESET_TOKEN_TTL_SECONDS);
+        await audit.record('password.reset_requested', { userId: user.id, context, detail: { sent: true } });
+        await mailer.send(passwordResetMail(user.email, token, deps.publicUrl, RESET_TOKEN_TTL_SECONDS / 60));
+      });
+    },
+
+    async confirmReset(token, newPassword, context) {
+      // A password that breaks the rules is refused before the token is touched: the token survives.
+      checkPasswordRules(newPassword, rules, 'new_password');
+      if (!LINK_TOKEN_RE.test(token)) throw invalidResetToken();
+      const hash = hashToken(token);
+      // Looked at before hashing (argon2 is costly: random tokens must not buy hashing), used up
+      // after it, atomically: of two concurrent confirmations exactly one wins.
+      if ((await store.oneTimeTokens.find(hash, 'password_reset', new Date())) === null) throw invalidResetToken();
+      const passwordHash = await passwords.hash(newPassword);
+      const consumed = await store.oneTimeTokens.consume(hash, 'password_reset', new Date());
+      if (consumed === null || consumed.userId === null) throw invalidResetToken();
+      const user = await store.findUserById(consumed.userId);
+      // An address changed since the mail (say, by an admin after a mailbox was lost) voids its link.
+      if (user === null || user.disabled || !sentToCurrentEmail(consumed, user)) throw invalidResetToken();
+      // The reset proved the user reads this mailbox: the email counts as verified.
+      await store.updateUser(user.id, { passwordHash, failedLogins: 0, lockedUntil: null, emailVerified: true });
+      await sessions.revokeEverything(user.id);
+      await audit.record('password.reset', { userId: user.id, context });
+    },
+  };
+}

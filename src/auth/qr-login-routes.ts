@@ -1,0 +1,159 @@
+/**
+ * Sign in by QR (qr-login.ts): start and poll for the device that wants to sign in; info,
+ * approve and deny for the phone where the user is signed in.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError } from '../errors.js';
+import { errorResponses } from '../http/error-schemas.js';
+import { requestContext } from '../http/request-context.js';
+import { type Authenticator, currentUser } from './authenticate.js';
+import { type QrLoginService, QR_LOGIN_POLL_INTERVAL_SECONDS, QR_LOGIN_TTL_SECONDS } from './qr-login.js';
+
+const bearer = [{ bearerAuth: [] }];
+export const QR_LOGIN_SECRET_HEADER = 'x-qr-login-secret';
+
+const IdParamsSchema = Type.Object({
+  id: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: 'The id from POST /auth/qr-login/start' }),
+});
+
+const StartResponseSchema = Type.Object(
+  {
+    id: Type.String(),
+    secret: Type.String({ description: `Keep on this device: send it as ${QR_LOGIN_SECRET_HEADER} when polling` }),
+    expires_in: Type.Integer({ description: `Seconds the request lives (${QR_LOGIN_TTL_SECONDS})` }),
+    interval: Type.Integer({ description: `Seconds between polls (${QR_LOGIN_POLL_INTERVAL_SECONDS})` }),
+    qr_data: Type.String({ description: 'What the QR says: ${PUBLIC_URL}/qr-login?id=… or authqr://login?id=…' }),
+    qr_png_base64: Type.String({ description: 'The QR as a PNG, base64' }),
+    qr_svg: Type.String({ description: 'The QR as SVG' }),
+  },
+  { title: 'QrLoginStarted' },
+);
+
+const PollResponseSchema = Type.Object(
+  {
+    status: Type.Enum(['pending', 'approved', 'denied']),
+    expires_in: Type.Optional(
+      Type.Integer({ description: 'pending: seconds the request has left; approved: seconds the access token lives' }),
+    ),
+    interval: Type.Optional(Type.Integer({ description: 'pending: seconds until the next poll' })),
+    access_token: Type.Optional(Type.String()),
+    token_type: Type.Optional(Type.Literal('bearer')),
+    refresh_token: Type.Optional(Type.String()),
+  },
+  { title: 'QrLoginPoll' },
+);
+
+const InfoResponseSchema = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Enum(['pending', 'denied']),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    created_at: Type.String({ format: 'date-time' }),
+    expires_at: Type.String({ format: 'date-time' }),
+  },
+  { title: 'QrLoginRequest' },
+);
+
+export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticator }): FastifyPluginAsyncTypebox {
+  const { qrLogin, auth } = deps;
+  return async (app) => {
+    app.post(
+      '/auth/qr-login/start',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in by QR: start a request and get its QR code',
+          description:
+            `Public. Show the QR; poll GET /auth/qr-login/{id} with the secret every \`interval\` seconds. The ` +
+            `request lives ${QR_LOGIN_TTL_SECONDS} s and can be used once.`,
+          response: { 200: StartResponseSchema, ...errorResponses(429) },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        return qrLogin.start(requestContext(request));
+      },
+    );
+
+    app.get(
+      '/auth/qr-login/:id',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in by QR: poll for the result (the device that started)',
+          description:
+            `The secret from start goes in the \`${QR_LOGIN_SECRET_HEADER}\` header (never in the URL: URLs are ` +
+            'logged). `pending` until the phone decides; then the token pair, once — afterwards the id is gone ' +
+            '(404). `denied` when the phone refused. A wrong secret is 403 and spoils nothing. If the user has ' +
+            'two-factor authentication on, 401 `MFA_REQUIRED` with an `mfa_token` for POST /auth/2fa/verify.',
+          params: IdParamsSchema,
+          response: { 200: PollResponseSchema, ...errorResponses(401, 403, 404, 422, 429) },
+        },
+      },
+      async (request, reply) => {
+        const secret = request.headers[QR_LOGIN_SECRET_HEADER];
+        if (typeof secret !== 'string' || secret === '' || secret.length > 256) {
+          throw new AppError(401, 'QR_LOGIN_SECRET_REQUIRED', `Send the secret from start in the ${QR_LOGIN_SECRET_HEADER} header`);
+        }
+        reply.header('cache-control', 'no-store');
+        return qrLogin.poll(request.params.id, secret, requestContext(request));
+      },
+    );
+
+    app.get(
+      '/auth/qr-login/:id/info',
+      {
+        onRequest: auth.required,
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in by QR: which device asks (for the phone, before approving)',
+          security: bearer,
+          params: IdParamsSchema,
+          response: { 200: InfoResponseSchema, ...errorResponses(401, 404, 422) },
+        },
+      },
+      async (request) => qrLogin.info(request.params.id),
+    );
+
+    app.post(
+      '/auth/qr-login/:id/approve',
+      {
+        onRequest: auth.required,
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in by QR: approve (the phone where the user is signed in)',
+          description:
+            'Signs the device that started the request in as the bearer of this token. Show the user the device ' +
+            '(GET …/info) first. 404 when unknown or expired, 409 when already approved or denied.',
+          security: bearer,
+          params: IdParamsSchema,
+          response: { 204: { description: 'Approved', type: 'null' }, ...errorResponses(401, 404, 409, 422, 429) },
+        },
+      },
+      async (request, reply) => {
+        await qrLogin.approve(currentUser(request), request.params.id, requestContext(request));
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/auth/qr-login/:id/deny',
+      {
+        onRequest: auth.required,
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in by QR: refuse ("this was not me")',
+          security: bearer,
+          params: IdParamsSchema,
+          response: { 204: { description: 'Denied', type: 'null' }, ...errorResponses(401, 404, 409, 422, 429) },
+        },
+      },
+      async (request, reply) => {
+        await qrLogin.deny(currentUser(request), request.params.id, requestContext(request));
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

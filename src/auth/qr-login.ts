@@ -1,0 +1,220 @@
+/**
+ * Sign in by QR, across devices (after RFC 8628, the device authorization grant). A browser or TV
+ * starts a short-lived request and shows its QR; a phone where the user is signed in reads who
+ * asks (user agent, IP, time) and approves or denies; the first device, polling with the secret
+ * only it was given, receives its tokens once.
+ *
+ * Stored as one-time tokens, hashed like every other: the pending request under hash(id)
+ * ('qr_login'), the approval under hash("approved:" + id) ('qr_login_approved'). The id is in the
+ * QR, so anyone near the screen may see it; the secret never leaves the first device, so seeing
+ * the QR is not enough to collect the tokens. Each step that uses a request up is one atomic
+ * consume, so two approvals, or two polls after approval, cannot both win.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import { AppError, errors } from '../errors.js';
+import { encodeMatrix, renderPng } from '../qr/render-png.js';
+import { renderSvg } from '../qr/render-svg.js';
+import type { OneTimeToken, Store, User } from '../store/store.js';
+import type { LoginFlow } from './login-flow.js';
+import { hashToken, type TokenPair } from './session-service.js';
+
+/** How long a request may wait for approval, and for its tokens after it. */
+export const QR_LOGIN_TTL_SECONDS = 120;
+/** How often the first device should poll, in seconds (RFC 8628's `interval`). */
+export const QR_LOGIN_POLL_INTERVAL_SECONDS = 2;
+export const QR_LOGIN_ID_RE = /^[A-Za-z0-9_-]{22}$/;
+
+export interface QrLoginStarted {
+  id: string;
+  secret: string;
+  expires_in: number;
+  interval: number;
+  qr_data: string;
+  qr_png_base64: string;
+  qr_svg: string;
+}
+
+export interface QrLoginRequestInfo {
+  id: string;
+  status: 'pending' | 'denied';
+  user_agent: string | null;
+  ip: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+export type QrLoginPoll =
+  | { status: 'pending'; expires_in: number; interval: number }
+  | { status: 'denied' }
+  | ({ status: 'approved' } & TokenPair);
+
+export interface QrLoginService {
+  start(context: RequestContext): Promise<QrLoginStarted>;
+  poll(id: string, secret: string, context: RequestContext): Promise<QrLoginPoll>;
+  info(id: string): Promise<QrLoginRequestInfo>;
+  approve(user: User, id: string, context: RequestContext): Promise<void>;
+  deny(user: User, id: string, context: RequestContext): Promise<void>;
+}
+
+interface RequestData {
+  secret_hash: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: string;
+  status: 'pending' | 'denied';
+}
+
+const notFound = () =>
+  new AppError(404, 'QR_LOGIN_NOT_FOUND', 'No such sign-in request: unknown, expired, or already used');
+const alreadyDecided = () =>
+  new AppError(409, 'QR_LOGIN_ALREADY_DECIDED', 'This sign-in request was already approved or denied');
+const wrongSecret = () => new AppError(403, 'QR_LOGIN_SECRET_MISMATCH', 'Wrong secret for this sign-in request');
+
+const pendingKey = (id: string) => hashToken(id);
+const approvedKey = (id: string) => hashToken(`approved:${id}`);
+
+function dataOf(token: OneTimeToken): RequestData {
+  return JSON.parse(token.data ?? '{}') as RequestData;
+}
+
+/** Compares hashes in constant time: the answer's timing says nothing about the secret. */
+function checkSecret(token: OneTimeToken, secret: string): void {
+  const expected = Buffer.from(dataOf(token).secret_hash ?? '', 'hex');
+  const given = Buffer.from(hashToken(secret), 'hex');
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw wrongSecret();
+}
+
+export function createQrLoginService(deps: {
+  store: Store;
+  users: { findById(id: string): Promise<User | null> };
+  login: LoginFlow;
+  audit: AuditLog;
+  /** The web app's base URL: the QR then opens its approval page in any camera app. */
+  publicUrl: string | null;
+}): QrLoginService {
+  const { store, users, login, audit } = deps;
+  const tokens = store.oneTimeTokens;
+
+  const secondsLeft = (token: OneTimeToken, now: Date) =>
+    Math.max(0, Math.ceil(((token.expiresAt as Date).getTime() - now.getTime()) / 1000));
+
+  return {
+    async start(context) {
+      const id = randomBytes(16).toString('base64url');
+      const secret = randomBytes(32).toString('base64url');
+      const now = new Date();
+      const data: RequestData = {
+        secret_hash: hashToken(secret),
+        user_agent: context.userAgent,
+        ip: context.ip,
+        created_at: now.toISOString(),
+        status: 'pending',
+      };
+      await tokens.insert({
+        hash: pendingKey(id),
+        purpose: 'qr_login',
+        userId: null,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + QR_LOGIN_TTL_SECONDS * 1000),
+        data: JSON.stringify(data),
+      });
+      const qrData =
+        deps.publicUrl === null ? `authqr://login?id=${id}` : `${deps.publicUrl}/qr-login?id=${encodeURIComponent(id)}`;
+      // Drawn directly, not through the render cache: a one-off code would only push badges out.
+      const matrix = encodeMatrix(qrData, 'M');
+      return {
+        id,
+        secret,
+        expires_in: QR_LOGIN_TTL_SECONDS,
+        interval: QR_LOGIN_POLL_INTERVAL_SECONDS,
+        qr_data: qrData,
+        qr_png_base64: renderPng(matrix, { margin: 4, scale: 8 }).toString('base64'),
+        qr_svg: renderSvg(matrix, { margin: 4, scale: 8 }),
+      };
+    },
+
+    async poll(id, secret, context) {
+      const now = new Date();
+      let approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
+      if (approved === null) {
+        const pending = await tokens.find(pendingKey(id), 'qr_login', now);
+        if (pending !== null) {
+          checkSecret(pending, secret);
+          if (dataOf(pending).status === 'denied') {
+            await tokens.consume(pending.hash, 'qr_login', now);
+            return { status: 'denied' };
+          }
+          return { status: 'pending', expires_in: secondsLeft(pending, now), interval: QR_LOGIN_POLL_INTERVAL_SECONDS };
+        }
+        // Approval consumes the pending request, then stores the approval: look once more so a
+        // poll that falls between the two does not report a request that is about to succeed as gone.
+        approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
+        if (approved === null) throw notFound();
+      }
+      // Checked before consuming: a wrong guess must not spoil the real device's sign-in.
+      checkSecret(approved, secret);
+      const claimed = await tokens.consume(approved.hash, 'qr_login_approved', now);
+      if (claimed === null || claimed.userId === null) throw notFound();
+      const user = await users.findById(claimed.userId);
+      if (user === null) throw notFound();
+      if (user.disabled) throw errors.accountDisabled();
+      await audit.record('qr_login.completed', { userId: user.id, context, detail: { mfa_required: user.totpEnabled } });
+      // With a second factor on, this throws 401 MFA_REQUIRED and the first device finishes with
+      // POST /auth/2fa/verify: approving needs only an access token, which is less than the factor.
+      const pair = await login.complete(user, context, 'qr');
+      return { status: 'approved', ...pair };
+    },
+
+    async info(id) {
+      const pending = await tokens.find(pendingKey(id), 'qr_login', new Date());
+      if (pending === null) throw notFound();
+      const data = dataOf(pending);
+      return {
+        id,
+        status: data.status,
+        user_agent: data.user_agent,
+        ip: data.ip,
+        created_at: data.created_at,
+        expires_at: (pending.expiresAt as Date).toISOString(),
+      };
+    },
+
+    async approve(user, id, context) {
+      const now = new Date();
+      const pending = await tokens.consume(pendingKey(id), 'qr_login', now);
+      if (pending === null) {
+        if ((await tokens.find(approvedKey(id), 'qr_login_approved', now)) !== null) throw alreadyDecided();
+        throw notFound();
+      }
+      const data = dataOf(pending);
+      if (data.status === 'denied') {
+        await tokens.insert(pending); // put the denial back for the first device to read
+        throw alreadyDecided();
+      }
+      await tokens.insert({
+        hash: approvedKey(id),
+        purpose: 'qr_login_approved',
+        userId: user.id,
+        createdAt: now,
+        expiresAt: pending.expiresAt,
+        data: JSON.stringify({ secret_hash: data.secret_hash, approved_at: now.toISOString() }),
+      });
+      await audit.record('qr_login.approved', {
+        userId: user.id,
+        context,
+        detail: { requested_by: { ip: data.ip, user_agent: data.user_agent, at: data.created_at } },
+      });
+    },
+
+    async deny(_user, id) {
+      const now = new Date();
+      const pending = await tokens.consume(pendingKey(id), 'qr_login', now);
+      if (pending === null) {
+        if ((await tokens.find(approvedKey(id), 'qr_login_approved', now)) !== null) throw alreadyDecided();
+        throw notFound();
+      }
+      await tokens.insert({ ...pending, data: JSON.stringify({ ...dataOf(pending), status: 'denied' }) });
+    },
+  };
+}

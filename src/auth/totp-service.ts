@@ -1,0 +1,274 @@
+/**
+ * The TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 s steps, what every authenticator app
+ * speaks), its recovery codes, and the second step of a login.
+ *
+ * Guessing is limited twice: a login challenge takes at most MAX_ATTEMPTS wrong codes, and every
+ * wrong code also counts as a failed login of the account, which locks it for a growing, capped
+ * time. A code is accepted once: its time step is claimed atomically in the store, so neither a
+ * replay nor two racing requests get a second login out of one code.
+ */
+import { Secret, TOTP } from 'otpauth';
+import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import { AppError, errors } from '../errors.js';
+import type { QrImages } from '../qr/qr-images.js';
+import type { OneTimeToken, Store, User } from '../store/store.js';
+import type { LoginFlow } from './login-flow.js';
+import type { PasswordHasher } from './passwords.js';
+import { generateRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes.js';
+import { hashToken, type TokenPair } from './session-service.js';
+
+/** Wrong codes one login challenge takes before it is gone (log in again). */
+export const MAX_ATTEMPTS = 5;
+/** One step either way: phones whose clocks drift, codes typed as they roll over. */
+const WINDOW = 1;
+const SECRET_BYTES = 20;
+const TOTP_CODE_RE = /^\d{6}$/;
+const MFA_TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+
+export interface TotpEnrolment {
+  secret: string;
+  otpauthUrl: string;
+  qrPngBase64: string;
+  qrSvg: string;
+}
+
+export interface TotpService {
+  /** A new pending secret (replacing an unconfirmed one) and its otpauth:// URI as QR images. */
+  setup(user: User): Promise<TotpEnrolment>;
+  /** Turns TOTP on once a code proves the secret was scanned; returns the recovery codes. */
+  confirm(user: User, code: string, context: RequestContext): Promise<string[]>;
+  /** The second step of a login: a TOTP or recovery code for the challenge's user. */
+  verifyLogin(mfaToken: string, code: string, context: RequestContext): Promise<TokenPair>;
+  disable(user: User, password: string, code: string, context: RequestContext): Promise<void>;
+  /** An admin clears a user's TOTP and recovery codes (a lost phone). */
+  reset(actor: User, userId: string, context: RequestContext): Promise<void>;
+  /** New recovery codes (the old ones stop working), against a current TOTP code. */
+  regenerateRecoveryCodes(user: User, code: string, context: RequestContext): Promise<string[]>;
+}
+
+export interface TotpServiceDeps {
+  store: Store;
+  passwords: PasswordHasher;
+  login: LoginFlow;
+  audit: AuditLog;
+  /** Renders the otpauth:// QR. Give it an instance without a cache: the URI holds the secret. */
+  images: QrImages;
+  /** The issuer authenticator apps show beside the account. */
+  issuer: string;
+  /** Failed logins before the account locks, and the longest lock (as the user service's). */
+  lockout?: { threshold: number; maxSeconds: number };
+}
+
+const totpErrors = {
+  alreadyEnabled: () =>
+    new AppError(409, 'TOTP_ALREADY_ENABLED', 'Two-factor authentication is already on; disable it first'),
+  notSetUp: () => new AppError(409, 'TOTP_NOT_SET_UP', 'No pending TOTP secret: POST /auth/2fa/totp/setup first'),
+  notEnabled: () => new AppError(409, 'TOTP_NOT_ENABLED', 'Two-factor authentication is not on'),
+  /** Wrong, expired or already used: no hint which, and a used code is as good as a wrong one. */
+  invalidCode: (status: 401 | 403, attemptsLeft?: number) =>
+    new AppError(
+      status,
+      'INVALID_MFA_CODE',
+      attemptsLeft === 0
+        ? 'The code is wrong or was already used; no attempts left: log in again'
+        : 'The code is wrong or was already used',
+      {},
+      attemptsLeft === undefined ? {} : { attempts_left: attemptsLeft },
+    ),
+  invalidChallenge: () =>
+    new AppError(401, 'INVALID_MFA_TOKEN', 'The mfa_token is invalid, expired or used up: log in again'),
+  wrongPassword: () => new AppError(403, 'INVALID_PASSWORD', 'The password is incorrect'),
+};
+
+type CodeCheck = { ok: true; method: 'totp' | 'recovery' } | { ok: false; reason: 'wrong_code' | 'replay' };
+
+/** The challenge's JSON data (the login method, the attempts so far). */
+function challengeData(challenge: OneTimeToken): Record<string, unknown> {
+  try {
+    const data: unknown = JSON.parse(challenge.data ?? '{}');
+    return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Seconds until the account's lock ends; 0 when it is not locked. */
+function lockedFor(user: User): number {
+  const left = user.lockedUntil === null ? 0 : user.lockedUntil.getTime() - Date.now();
+  return left > 0 ? Math.ceil(left / 1000) : 0;
+}
+
+export function createTotpService(deps: TotpServiceDeps): TotpService {
+  const { store, passwords, login, audit, images, issuer } = deps;
+  const lockout = deps.lockout ?? { threshold: 5, maxSeconds: 900 };
+
+  /** The time step `code` belongs to, within the window around now; null when it matches none. */
+  function matchStep(secret: string, code: string): number | null {
+    const timestamp = Date.now();
+    const delta = TOTP.validate({ token: code, secret: Secret.fromBase32(secret), timestamp, window: WINDOW });
+    return delta === null ? null : TOTP.counter({ timestamp }) + delta;
+  }
+
+  async function checkCode(user: User, typed: string, allowRecovery: boolean): Promise<CodeCheck> {
+    const compact = typed.replace(/\s/g, '');
+    if (TOTP_CODE_RE.test(compact)) {
+      const step = user.totpSecret === null ? null : matchStep(user.totpSecret, compact);
+      if (step === null) return { ok: false, reason: 'wrong_code' };
+      // The compare-and-set is the anti-replay: of two requests with one code, one wins.
+      return (await store.claimTotpStep(user.id, step)) ? { ok: true, method: 'totp' } : { ok: false, reason: 'replay' };
+    }
+    const normalized = allowRecovery ? normalizeRecoveryCode(typed) : null;
+    if (normalized !== null) {
+      // Consuming is atomic: a recovery code works once, even under a race.
+      const used = await store.oneTimeTokens.consume(recoveryCodeHash(user.id, normalized), 'recovery', new Date());
+      if (used !== null) return { ok: true, method: 'recovery' };
+    }
+    return { ok: false, reason: 'wrong_code' };
+  }
+
+  function assertNotLocked(user: User): void {
+    const seconds = lockedFor(user);
+    if (seconds > 0) throw errors.accountLocked(seconds);
+  }
+
+  /** A wrong second factor is a failed login of the account: the same growing, capped lock. */
+  async function countFailure(user: User, context: RequestContext, detail: Record<string, unknown>): Promise<void> {
+    const failures = (await store.incrementFailedLogins(user.id)) ?? 0;
+    await audit.record('mfa.failed', { userId: user.id, context, detail: { ...detail, failures } });
+    if (failures >= lockout.threshold) {
+      const seconds = Math.min(2 ** (failures - lockout.threshold), lockout.maxSeconds);
+      await store.updateUser(user.id, { lockedUntil: new Date(Date.now() + seconds * 1000) });
+      await audit.record('login.locked', { userId: user.id, context, detail: { seconds, by: 'mfa' } });
+    }
+  }
+
+  async function replaceRecoveryCodes(userId: string): Promise<string[]> {
+    await store.oneTimeTokens.deleteForUser(userId, 'recovery');
+    const now = new Date();
+    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, generateRecoveryCode);
+    for (const code of codes) {
+      await store.oneTimeTokens.insert({
+        hash: recoveryCodeHash(userId, normalizeRecoveryCode(code) as string),
+        purpose: 'recovery',
+        userId,
+        createdAt: now,
+        expiresAt: null,
+        data: null,
+      });
+    }
+    return codes;
+  }
+
+  async function clearSecondFactor(userId: string): Promise<void> {
+    await store.updateUser(userId, { totpSecret: null, totpEnabled: false });
+    await store.oneTimeTokens.deleteForUser(userId, 'recovery');
+    // Pending login challenges would be refused anyway; they go too.
+    await store.oneTimeTokens.deleteForUser(userId, 'mfa');
+  }
+
+  return {
+    async setup(user) {
+      if (user.totpEnabled) throw totpErrors.alreadyEnabled();
+      const secret = new Secret({ size: SECRET_BYTES }).base32;
+      await store.updateUser(user.id, { totpSecret: secret, totpEnabled: false });
+      const otpauthUrl = new TOTP({ issuer, label: user.email, secret }).toString();
+      const png = images.render(otpauthUrl, { format: 'png', margin: 4, ecc: 'M' }, 'body').body;
+      const svg = images.render(otpauthUrl, { format: 'svg', margin: 4, ecc: 'M' }, 'body').body;
+      return {
+        secret,
+        otpauthUrl,
+        qrPngBase64: Buffer.from(png).toString('base64'),
+        qrSvg: svg.toString(),
+      };
+    },
+
+    async confirm(user, code, context) {
+      if (user.totpEnabled) throw totpErrors.alreadyEnabled();
+      if (user.totpSecret === null) throw totpErrors.notSetUp();
+      // No failure count here: whoever confirms was just shown the secret, there is nothing to guess.
+      const check = await checkCode(user, code, false);
+      if (!check.ok) throw totpErrors.invalidCode(403);
+      await store.updateUser(user.id, { totpEnabled: true });
+      const codes = await replaceRecoveryCodes(user.id);
+      await audit.record('mfa.enabled', { userId: user.id, context, detail: { method: 'totp' } });
+      return codes;
+    },
+
+    async verifyLogin(mfaToken, code, context) {
+      if (!MFA_TOKEN_RE.test(mfaToken)) throw totpErrors.invalidChallenge();
+      // Consumed first: of two requests with one challenge, only one gets to try a code.
+      const challenge = await store.oneTimeTokens.consume(hashToken(mfaToken), 'mfa', new Date());
+      if (challenge === null || challenge.userId === null) throw totpErrors.invalidChallenge();
+      const user = await store.findUserById(challenge.userId);
+      if (user === null || !user.totpEnabled) throw totpErrors.invalidChallenge();
+      if (user.disabled) throw errors.accountDisabled();
+      const data = challengeData(challenge);
+      const attempts = typeof data.attempts === 'number' ? data.attempts : 0;
+      const locked = lockedFor(user);
+      if (locked > 0) {
+        // Locked by earlier failures: no code is even checked, and the challenge keeps its attempts.
+        await store.oneTimeTokens.insert(challenge);
+        throw errors.accountLocked(locked);
+      }
+
+      const check = await checkCode(user, code, true);
+      if (!check.ok) {
+        const attemptsLeft = MAX_ATTEMPTS - (attempts + 1);
+        if (attemptsLeft > 0) {
+          // The same token, its expiry unchanged, one attempt fewer.
+          await store.oneTimeTokens.insert({ ...challenge, data: JSON.stringify({ ...data, attempts: attempts + 1 }) });
+        }
+        await countFailure(user, context, { reason: check.reason, step: 'login' });
+        throw totpErrors.invalidCode(401, attemptsLeft);
+      }
+
+      if (user.failedLogins !== 0 || user.lockedUntil !== null) {
+        await store.updateUser(user.id, { failedLogins: 0, lockedUntil: null });
+      }
+      const detail: Record<string, unknown> = { method: check.method };
+      if (check.method === 'recovery') {
+        detail.recovery_codes_left = await store.oneTimeTokens.countForUser(user.id, 'recovery');
+      }
+      await audit.record('mfa.succeeded', { userId: user.id, context, detail });
+      return login.completeAfterMfa(user, context);
+    },
+
+    async disable(user, password, code, context) {
+      if (!user.totpEnabled) throw totpErrors.notEnabled();
+      assertNotLocked(user);
+      // The password first: a wrong one does not burn a TOTP step or a recovery code.
+      if (!(await passwords.verify(user.passwordHash, password)).ok) {
+        await countFailure(user, context, { reason: 'wrong_password', step: 'disable' });
+        throw totpErrors.wrongPassword();
+      }
+      const check = await checkCode(user, code, true);
+      if (!check.ok) {
+        await countFailure(user, context, { reason: check.reason, step: 'disable' });
+        throw totpErrors.invalidCode(403);
+      }
+      await clearSecondFactor(user.id);
+      await audit.record('mfa.disabled', { userId: user.id, context, detail: { method: check.method } });
+    },
+
+    async reset(actor, userId, context) {
+      if (actor.role !== 'admin') throw errors.adminRequired();
+      const target = await store.findUserById(userId);
+      if (target === null) throw errors.userNotFound();
+      await clearSecondFactor(userId);
+      await audit.record('mfa.reset', { userId, actorId: actor.id, context, detail: { was_enabled: target.totpEnabled } });
+    },
+
+    async regenerateRecoveryCodes(user, code, context) {
+      if (!user.totpEnabled) throw totpErrors.notEnabled();
+      assertNotLocked(user);
+      const check = await checkCode(user, code, false);
+      if (!check.ok) {
+        await countFailure(user, context, { reason: check.reason, step: 'recovery_codes' });
+        throw totpErrors.invalidCode(403);
+      }
+      const codes = await replaceRecoveryCodes(user.id);
+      await audit.record('mfa.recovery_codes_regenerated', { userId: user.id, context });
+      return codes;
+    },
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Brute-force limits, all in one table: every limit answers 429 `{"detail", "code": "RATE_LIMITED"}`
+ * with Retry-After. Per IP they stay generous (a whole school can sit behind one NAT address);
+ * per account (the email or username a request names) they are strict, whatever the address.
+ * The per-account exponential lockout in the user service is the other half of the defence.
+ *
+ * Limits attach to routes by method and URL as the routes are added (an onRoute hook), so route
+ * modules do not know about them and routes written elsewhere are covered by their URL alone.
+ *
+ * Counters live in Redis when REDIS_URL is set, shared by every instance; in memory otherwise.
+ * A Redis outage fails OPEN (the limits are skipped, loudly logged): failing closed would turn a
+ * cache outage into a login outage for everyone, and the database-backed lockout keeps slowing
+ * password guessing meanwhile.
+ */
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Config, RateLimit } from '../config.js';
+import { errors } from '../errors.js';
+
+/** How long to wait for Redis: a slow Redis must not make logins slow (fail open after this). */
+const REDIS_CONNECT_TIMEOUT_MS = 2000;
+const REDIS_COMMAND_TIMEOUT_MS = 500;
+/** Keys are namespaced: the Redis may be shared with other services. */
+const REDIS_NAMESPACE = 'authqr:rl:';
+
+interface Rule {
+  /** Part of every counter key: rules never share counters, routes of one rule do. */
+  name: string;
+  /** `METHOD /url`, as registered. */
+  routes: string[];
+  limit: RateLimit;
+  /** onRequest: before the body is read (per IP); preHandler: the body or the user is known. */
+  hook: 'onRequest' | 'preHandler';
+  /** What is counted; null: this request is not limited by this rule. */
+  key(request: FastifyRequest): string | null;
+  /** X-RateLimit-* headers on every answer (the route's main limit only). */
+  headers: boolean;
+}
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+
+const LOGIN = ['POST /auth/login', 'POST /auth/token'];
+
+/** The rules of this service; exported for the tests and the README. */
+export function rateLimitRules(limits: Config['rateLimits']): Rule[] {
+  const ip = (request: FastifyRequest) => request.ip;
+  return [
+    { name: 'login-ip', routes: LOGIN, limit: limits.loginPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'login-account', routes: LOGIN, limit: limits.loginPerAccount, hook: 'preHandler', key: accountOf, headers: false },
+    { name: 'register-ip', routes: ['POST /auth/register'], limit: limits.registerPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'refresh-ip', routes: ['POST /auth/refresh'], limit: limits.refreshPerIp, hook: 'onRequest', key: ip, headers: true },
+    {
+      name: 'reset-ip',
+      routes: ['POST /auth/password-reset/request'],
+      limit: limits.passwordResetPerIp,
+      hook: 'onRequest',
+      key: ip,
+      headers: true,
+    },
+    {
+      // Counted for unknown addresses too, so a 429 says nothing about whether an account exists.
+      name: 'reset-email',
+      routes: ['POST /auth/password-reset/request'],
+      limit: limits.passwordResetPerEmail,
+      hook: 'preHandler',
+      key: accountOf,
+      headers: false,
+    },
+    { name: 'mfa-ip', routes: ['POST /auth/2fa/verify'], limit: limits.mfaVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
+    {
+      // After authentication: per user rather than per (shared) address.
+      name: 'qr-encode-user',
+      routes: ['POST /qr/encode'],
+      limit: limits.qrEncodePerUser,
+      hook: 'preHandler',
+      key: (request) => request.user?.id ?? request.ip,
+      headers: true,
+    },
+  ];
+}
+
+/**
+ * The account a login or reset request names: the email (JSON bodies) or the username (the OAuth2
+ * form), lower-cased so case variants share one counter, and hashed so no address sits in Redis.
+ */
+function accountOf(request: FastifyRequest): string | null {
+  const body = request.body as { email?: unknown; username?: unknown } | null | undefined;
+  const account = typeof body?.email === 'string' ? body.email : body?.username;
+  if (typeof account !== 'string' || account.trim() === '') return null;
+  return createHash('sha256').update(account.trim().toLowerCase()).digest('base64url');
+}
+
+/**
+ * Registers the limiter and the rules. Call it before any route is registered: the rules attach
+ * to routes as they are added.
+ */
+export async function registerRateLimits(
+  app: FastifyInstance,
+  options: { limits: Config['rateLimits']; redisUrl: string | null },
+): Promise<void> {
+  const redis = options.redisUrl === null ? undefined : await connectRedis(options.redisUrl, app.log);
+  if (redis !== undefined) {
+    app.addHook('onClose', async () => {
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
+    });
+  }
+  await app.register(rateLimit, {
+    global: false,
+    redis,
+    nameSpace: REDIS_NAMESPACE,
+    skipOnError: true,
+    // For any route that sets its own `config.rateLimit`: the same answer as the rules below.
+    errorResponseBuilder: (_request, context) => errors.rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
+  });
+
+  const attached = rateLimitRules(options.limits).map((rule) => ({
+    rule,
+    limiter: app.createRateLimit({
+      max: rule.limit.max,
+      timeWindow: rule.limit.timeWindowMs,
+      keyGenerator: (request) => `${rule.name}:${rule.key(request) ?? ''}`,
+    }),
+  }));
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const { rule, limiter } of attached) {
+      if (methods.some((method) => rule.routes.includes(`${method} ${route.url}`))) {
+        addRouteHook(route, rule.hook, enforce(rule, limiter));
+      }
+    }
+  });
+}
+
+function enforce(rule: Rule, limiter: Limiter) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (rule.key(request) === null) return;
+    const result = await limiter(request);
+    if (result.isAllowed) return;
+    if (rule.headers) {
+      reply.header('x-ratelimit-limit', String(result.max));
+      reply.header('x-ratelimit-remaining', String(result.remaining));
+      reply.header('x-ratelimit-reset', String(result.ttlInSeconds));
+    }
+    if (result.isExceeded) throw errors.rateLimited(Math.max(1, result.ttlInSeconds));
+  };
+}
+
+function addRouteHook(route: RouteOptions, hook: 'onRequest' | 'preHandler', handler: ReturnType<typeof enforce>): void {
+  if (hook === 'onRequest') {
+    // Per-IP limits run first, before any token is verified: a refused request costs almost nothing.
+    route.onRequest = [handler, ...asList(route.onRequest)];
+  } else {
+    route.preHandler = [...asList(route.preHandler), handler];
+  }
+}
+
+const asList = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
+
+/**
+ * A Redis client that never makes a request wait long: commands fail at once while disconnected
+ * (no offline queue) and after REDIS_COMMAND_TIMEOUT_MS when Redis hangs; it reconnects by itself.
+ */
+async function connectRedis(url: string, log: FastifyBaseLogger): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+  });
+  // One line per outage, not one per reconnection attempt.
+  let healthy = true;
+  redis.on('error', (error: Error) => {
+    if (!healthy) return;
+    healthy = false;
+    log.error({ err: error }, 'Redis unreachable: rate limits are skipped (fail open) until it is back');
+  });
+  redis.on('ready', () => {
+    if (!healthy) log.warn('Redis reachable again: rate limits are shared again');
+    healthy = true;
+  });
+  try {
+    await redis.connect();
+  } catch {
+    // Logged by the error listener; the client keeps retrying in the background.
+  }
+  return redis;
+}

@@ -1,0 +1,49 @@
+/**
+ * Security headers (helmet) and CORS. The API answers JSON, images and the Swagger UI at /docs,
+ * so its default Content-Security-Policy allows nothing at all: a response opened in a browser
+ * (an SVG badge, an error page) can run no script and cannot be framed. /docs sends its own,
+ * narrower-than-usual policy (http/openapi.ts).
+ *
+ * CORS is off unless CORS_ORIGINS lists origins. Credentials (cookies) are never allowed: the API
+ * authenticates with bearer tokens, so `*` (when configured) exposes nothing a page could not
+ * already read with its own token.
+ */
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+
+/** The API's own policy: nothing may load, nothing may frame it. */
+const API_CSP = {
+  defaultSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'none'"],
+  frameAncestors: ["'none'"],
+};
+
+/** Response headers a browser script may read across origins (paging, limits, tracing). */
+const EXPOSED_HEADERS = [
+  'Link',
+  'Retry-After',
+  'X-Request-Id',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'ETag',
+];
+
+export async function registerSecurityHeaders(app: FastifyInstance, options: { corsOrigins: string[] }): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: API_CSP },
+    frameguard: { action: 'deny' },
+  });
+  if (options.corsOrigins.length === 0) return;
+  const anyOrigin = options.corsOrigins.includes('*');
+  await app.register(cors, {
+    origin: anyOrigin ? '*' : options.corsOrigins,
+    credentials: false,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+    exposedHeaders: EXPOSED_HEADERS,
+    // Browsers cap this (Chrome: 2 hours); 10 minutes keeps a changed list quick to apply.
+    maxAge: 600,
+  });
+}
