@@ -20,6 +20,7 @@ const postgres = process.env.TEST_HTTP_STORE === 'postgres' && process.env.TEST_
 console.log(`HTTP suites run on: ${postgres ? 'PostgreSQL (TEST_HTTP_STORE=postgres)' : 'SQLite'}`);
 if (!process.env.TEST_POSTGRES_URL) console.log('PostgreSQL: skipped (set TEST_POSTGRES_URL)');
 if (!process.env.TEST_MONGODB_URL) console.log('MongoDB: skipped (set TEST_MONGODB_URL)');
+if (!process.env.TEST_REDIS_URL) console.log('Redis: skipped (set TEST_REDIS_URL)');
 
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -1,12 +1,13 @@
-/** DATABASE_URL -> Store: picks the implementation and applies its migrations / indexes. */
+/**
+ * DATABASE_URL -> Store: picks the implementation and applies its migrations / indexes. Each
+ * driver is imported only when chosen: a SQLite service never loads `pg` or `mongodb`, which
+ * keeps start-up fast and memory small.
+ */
 import type { DatabaseConfig } from '../config.js';
-import { openMongoStore } from './mongo/open-mongo.js';
-import { openPostgresStore } from './postgres/open-postgres.js';
-import { openSqliteStore } from './sqlite/open-sqlite.js';
 import type { Store } from './store.js';
 
 export async function openStore(database: DatabaseConfig): Promise<Store> {
-  const store = openUnmigrated(database);
+  const store = await openUnmigrated(database);
   try {
     await store.migrate();
   } catch (error) {
@@ -16,13 +17,13 @@ export async function openStore(database: DatabaseConfig): Promise<Store> {
   return store;
 }
 
-function openUnmigrated(database: DatabaseConfig): Store {
+async function openUnmigrated(database: DatabaseConfig): Promise<Store> {
   switch (database.kind) {
     case 'sqlite':
-      return openSqliteStore(database.file);
+      return (await import('./sqlite/open-sqlite.js')).openSqliteStore(database.file);
     case 'postgres':
-      return openPostgresStore(database);
+      return (await import('./postgres/open-postgres.js')).openPostgresStore(database);
     case 'mongodb':
-      return openMongoStore(database);
+      return (await import('./mongo/open-mongo.js')).openMongoStore(database);
   }
 }
