@@ -69,6 +69,13 @@ export interface Config {
     mfaVerifyPerIp: RateLimit;
     /** POST /qr/encode, per authenticated user. */
     qrEncodePerUser: RateLimit;
+    /** POST /qr/verify (public, for door scanners), per IP. */
+    qrVerifyPerIp: RateLimit;
+    /** POST /qr/scan (image decoding costs CPU) and POST /qr/generate, per user. */
+    qrScanPerUser: RateLimit;
+    /** Sign-in by QR: starting and polling, per IP; reading and approving, per user. */
+    qrLoginPerIp: RateLimit;
+    qrLoginApprovePerUser: RateLimit;
   };
   /** Redis (REDIS_URL) shares the rate-limit counters between instances; null: in memory, per instance. */
   redisUrl: string | null;
@@ -232,6 +239,10 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       passwordResetPerEmail: { max: int('RATE_LIMIT_RESET_PER_EMAIL', 5, 1, 10_000_000), timeWindowMs: HOUR },
       mfaVerifyPerIp: { max: int('RATE_LIMIT_MFA_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
       qrEncodePerUser: { max: int('QR_ENCODE_RATE_LIMIT', 120, 1, 10_000_000), timeWindowMs: MINUTE },
+      qrVerifyPerIp: { max: int('RATE_LIMIT_QR_VERIFY_PER_IP', 600, 1, 10_000_000), timeWindowMs: MINUTE },
+      qrScanPerUser: { max: int('RATE_LIMIT_QR_SCAN_PER_USER', 60, 1, 10_000_000), timeWindowMs: MINUTE },
+      qrLoginPerIp: { max: int('RATE_LIMIT_QR_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      qrLoginApprovePerUser: { max: int('RATE_LIMIT_QR_APPROVE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
     },
     redisUrl: parseRedisUrl(get('REDIS_URL'), problems),
     corsOrigins: parseCorsOrigins(get('CORS_ORIGINS'), problems),

@@ -78,6 +78,32 @@ export function rateLimitRules(limits: Config['rateLimits']): Rule[] {
       key: (request) => request.user?.id ?? request.ip,
       headers: true,
     },
+    { name: 'qr-verify-ip', routes: ['POST /qr/verify'], limit: limits.qrVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
+    {
+      // Decoding an image and drawing a badge cost CPU: per user, after authentication.
+      name: 'qr-scan-user',
+      routes: ['POST /qr/scan', 'POST /qr/generate'],
+      limit: limits.qrScanPerUser,
+      hook: 'preHandler',
+      key: (request) => request.user?.id ?? request.ip,
+      headers: true,
+    },
+    {
+      name: 'qr-login-ip',
+      routes: ['POST /auth/qr-login/start', 'GET /auth/qr-login/:id'],
+      limit: limits.qrLoginPerIp,
+      hook: 'onRequest',
+      key: ip,
+      headers: true,
+    },
+    {
+      name: 'qr-login-user',
+      routes: ['GET /auth/qr-login/:id/info', 'POST /auth/qr-login/:id/approve', 'POST /auth/qr-login/:id/deny'],
+      limit: limits.qrLoginApprovePerUser,
+      hook: 'preHandler',
+      key: (request) => request.user?.id ?? request.ip,
+      headers: true,
+    },
   ];
 }
 
