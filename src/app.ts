@@ -34,8 +34,6 @@ import { createValidatorCompiler } from './http/validators.js';
 import { createBackgroundTasks } from './mail/background-tasks.js';
 import { createMailer } from './mail/mailer.js';
 import { outboxRoutes } from './mail/outbox-routes.js';
-import { createMetrics, poolStatsOf } from './metrics/metrics.js';
-import { registerMetrics } from './metrics/metrics-hooks.js';
 import { createQrImages } from './qr/qr-images.js';
 import { badgeKeyOf, createQrService } from './qr/qr-service.js';
 import { badgeRoutes } from './qr/badge-routes.js';
@@ -96,7 +94,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   const audit = createAuditLog(store, app.log);
   // Measured only when exposed somewhere (METRICS_TOKEN or METRICS_PORT).
   const exposeMetrics = config.metrics.token !== null || config.metrics.port !== null;
-  const metrics = exposeMetrics ? createMetrics({ poolStats: poolStatsOf(store) }) : null;
+  // prom-client is loaded only when metrics are exposed.
+  const metricsModule = exposeMetrics ? await import('./metrics/metrics.js') : null;
+  const metrics = metricsModule?.createMetrics({ poolStats: metricsModule.poolStatsOf(store) }) ?? null;
   const passwords = metrics === null ? createPasswordHasher() : metrics.timePasswords(createPasswordHasher());
   const passwordRules = { minPasswordLength: config.passwords.minLength, maxPasswordBytes: config.passwords.maxBytes };
   const tokens = createTokenService({
@@ -169,7 +169,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     );
   });
 
-  if (metrics !== null) registerMetrics(app, metrics, config.metrics);
+  if (metrics !== null) (await import('./metrics/metrics-hooks.js')).registerMetrics(app, metrics, config.metrics);
   await registerSecurityHeaders(app, { corsOrigins: config.corsOrigins });
   // Before any route: the limits attach to routes (by URL) as they are added.
   await registerRateLimits(app, { limits: config.rateLimits, redisUrl: config.redisUrl });

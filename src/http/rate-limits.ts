@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config, RateLimit } from '../config.js';
 import { errors } from '../errors.js';
 
@@ -190,6 +190,8 @@ const asList = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? []
  * (no offline queue) and after REDIS_COMMAND_TIMEOUT_MS when Redis hangs; it reconnects by itself.
  */
 async function connectRedis(url: string, log: FastifyBaseLogger): Promise<Redis> {
+  // Loaded only when REDIS_URL is set.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: REDIS_CONNECT_TIMEOUT_MS,

@@ -1,5 +1,8 @@
-/** Mail through an SMTP server (nodemailer), from SMTP_URL and MAIL_FROM. */
-import nodemailer from 'nodemailer';
+/**
+ * Mail through an SMTP server (nodemailer), from SMTP_URL and MAIL_FROM. nodemailer is loaded on
+ * the first mail, not at start-up: most requests never send one.
+ */
+import type { Transporter } from 'nodemailer';
 import type { Mailer } from './mailer.js';
 
 /**
@@ -9,12 +12,19 @@ import type { Mailer } from './mailer.js';
 const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
 
 export function createSmtpMailer(options: { url: string; from: string }): Mailer {
+  let transport: Promise<Transporter> | undefined;
   // Options given in the URL's query (e.g. ?connectionTimeout=...) win over these defaults.
-  const transport = nodemailer.createTransport({ ...TIMEOUTS, url: options.url });
+  const open = () =>
+    (transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({ ...TIMEOUTS, url: options.url }),
+    ));
   return {
     async send(message) {
-      await transport.sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text });
+      const smtp = await open();
+      await smtp.sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text });
     },
-    close: () => transport.close(),
+    close: () => {
+      void transport?.then((smtp) => smtp.close());
+    },
   };
 }

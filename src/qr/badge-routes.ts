@@ -115,7 +115,7 @@ export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator
           },
         },
         async (request) => {
-          const data = readQrCode(await uploadedBytes(request));
+          const data = await readQrCode(await uploadedBytes(request));
           return { ...(await verifier.verify(data)), data };
         },
       );

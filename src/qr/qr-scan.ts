@@ -5,9 +5,8 @@
  * pixel is decoded (a 100-byte PNG may claim 50,000 × 50,000 pixels: 10 GB of RGBA).
  */
 import { inflateSync } from 'node:zlib';
-import * as jpeg from 'jpeg-js';
-import * as jsQRModule from 'jsqr';
-import { PNG } from 'pngjs';
+import type * as JpegModule from 'jpeg-js';
+import type { PNG as PngClass } from 'pngjs';
 import { AppError } from '../errors.js';
 
 /** Largest upload, in bytes. */
@@ -26,9 +25,22 @@ type DecodeQr = (
   height: number,
   options?: { inversionAttempts?: 'attemptBoth' | 'dontInvert' | 'onlyInvert' | 'invertFirst' },
 ) => Found | null;
-// jsQR is CommonJS whose typings declare an ES default export; under Node's loader the module
-// itself is the function.
-const jsQR = jsQRModule.default as unknown as DecodeQr;
+// The decoders are loaded on the first scan, not at start-up (jsQR alone is a noticeable part of
+// a cold start, and most instances never scan).
+let jsQR: DecodeQr;
+let PNG: typeof PngClass;
+let jpeg: typeof JpegModule;
+let loading: Promise<void> | undefined;
+function loadDecoders(): Promise<void> {
+  loading ??= Promise.all([import('jsqr'), import('pngjs'), import('jpeg-js')]).then(([jsqrModule, pngModule, jpegModule]) => {
+    // jsQR is CommonJS whose typings declare an ES default export; under Node's loader the
+    // module itself is the function.
+    jsQR = jsqrModule.default as unknown as DecodeQr;
+    PNG = pngModule.PNG;
+    jpeg = jpegModule;
+  });
+  return loading;
+}
 
 interface Pixels {
   width: number;
@@ -179,7 +191,8 @@ function findOne(pixels: Pixels, first: boolean): { data: string; corners: Point
  * The text of the one QR code in a PNG or JPEG; 4xx AppErrors for anything else. The bytes, not
  * the declared Content-Type, decide how they are decoded.
  */
-export function readQrCode(bytes: Buffer): string {
+export async function readQrCode(bytes: Buffer): Promise<string> {
+  await loadDecoders();
   let pixels: Pixels;
   if (bytes.subarray(0, 8).equals(PNG_SIGNATURE)) pixels = decodePng(bytes);
   else if (bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) pixels = decodeJpeg(bytes);
