@@ -13,6 +13,7 @@ import {
   RecoveryCodesResponseSchema,
   TotpCodeBodySchema,
   TotpDisableBodySchema,
+  TotpSetupBodySchema,
   TotpSetupResponseSchema,
 } from './totp-schemas.js';
 import type { TotpService } from './totp-service.js';
@@ -30,14 +31,16 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
           tags: ['auth'],
           summary: 'Start TOTP two-factor setup',
           description:
-            'A new secret and its otpauth:// URI, as PNG and SVG QR codes for an authenticator app. Not in force ' +
+            'Asks for the password again (a stolen access token alone must not enrol another phone). A new ' +
+            'secret and its otpauth:// URI, as PNG and SVG QR codes for an authenticator app. Not in force ' +
             'until POST /auth/2fa/totp/confirm; calling again replaces an unconfirmed secret. 409 when TOTP is on.',
           security: bearer,
-          response: { 200: TotpSetupResponseSchema, ...errorResponses(401, 409) },
+          body: TotpSetupBodySchema,
+          response: { 200: TotpSetupResponseSchema, ...errorResponses(401, 403, 409, 422, 429) },
         },
       },
       async (request, reply) => {
-        const enrolment = await totp.setup(currentUser(request));
+        const enrolment = await totp.setup(currentUser(request), request.body.password, requestContext(request));
         reply.header('cache-control', 'no-store');
         return {
           secret: enrolment.secret,

@@ -22,6 +22,8 @@ export const MfaVerifyBodySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const TotpSetupBodySchema = Type.Object({ password: PasswordSchema }, { additionalProperties: false });
+
 export const TotpDisableBodySchema = Type.Object(
   { password: PasswordSchema, code: CodeSchema },
   { additionalProperties: false },

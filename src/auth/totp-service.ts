@@ -34,7 +34,8 @@ export interface TotpEnrolment {
 
 export interface TotpService {
   /** A new pending secret (replacing an unconfirmed one) and its otpauth:// URI as QR images. */
-  setup(user: User): Promise<TotpEnrolment>;
+  /** The password is asked again: a stolen access token alone must not enrol an attacker's phone. */
+  setup(user: User, password: string, context: RequestContext): Promise<TotpEnrolment>;
   /** Turns TOTP on once a code proves the secret was scanned; returns the recovery codes. */
   confirm(user: User, code: string, context: RequestContext): Promise<string[]>;
   /** The second step of a login: a TOTP or recovery code for the challenge's user. */
@@ -167,8 +168,13 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
   }
 
   return {
-    async setup(user) {
+    async setup(user, password, context) {
       if (user.totpEnabled) throw totpErrors.alreadyEnabled();
+      assertNotLocked(user);
+      if (!(await passwords.verify(user.passwordHash, password)).ok) {
+        await countFailure(user, context, { reason: 'wrong_password', step: 'setup' });
+        throw totpErrors.wrongPassword();
+      }
       const secret = new Secret({ size: SECRET_BYTES }).base32;
       await store.updateUser(user.id, { totpSecret: secret, totpEnabled: false });
       const otpauthUrl = new TOTP({ issuer, label: user.email, secret }).toString();

@@ -37,11 +37,12 @@ describe('TOTP second factor', () => {
   const post = (url: string, payload: Record<string, unknown> | undefined, token?: string) =>
     t.app.inject({ method: 'POST', url, ...(payload === undefined ? {} : { payload }), headers: token ? bearer(token) : {} });
 
-  const setup = (token: string) => post('/auth/2fa/totp/setup', undefined, token);
+  const setup = (account: Account, password = account.body.password) =>
+    post('/auth/2fa/totp/setup', { password }, account.token);
 
   /** Setup and confirm with the current code (its step is then used up): the secret and recovery codes. */
   async function enable(account: Account): Promise<{ secret: string; recoveryCodes: string[] }> {
-    const started = await setup(account.token);
+    const started = await setup(account);
     assert.equal(started.statusCode, 200, started.body);
     const secret = started.json().secret as string;
     const confirmed = await post('/auth/2fa/totp/confirm', { code: codeFor(secret) }, account.token);
@@ -69,7 +70,7 @@ describe('TOTP second factor', () => {
   describe('POST /auth/2fa/totp/setup and /confirm', () => {
     it('returns the secret, its otpauth:// URI and the URI as PNG and SVG QR codes, never cached', async () => {
       const account = await signUp(t.app);
-      const res = await setup(account.token);
+      const res = await setup(account);
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers['cache-control'], 'no-store');
       const body = res.json();
@@ -86,9 +87,9 @@ describe('TOTP second factor', () => {
 
     it('is not in force until confirmed; setting up again replaces the pending secret', async () => {
       const account = await signUp(t.app);
-      const first = (await setup(account.token)).json().secret as string;
+      const first = (await setup(account)).json().secret as string;
       assert.equal((await passwordLogin(account)).statusCode, 200, 'an unconfirmed secret does not ask for a code');
-      const second = (await setup(account.token)).json().secret as string;
+      const second = (await setup(account)).json().secret as string;
       assert.notEqual(second, first);
       const stale = await post('/auth/2fa/totp/confirm', { code: codeFor(first) }, account.token);
       assert.equal(stale.statusCode, 403);
@@ -119,7 +120,7 @@ describe('TOTP second factor', () => {
 
     it('refuses a wrong code and leaves TOTP off', async () => {
       const account = await signUp(t.app);
-      const secret = (await setup(account.token)).json().secret as string;
+      const secret = (await setup(account)).json().secret as string;
       const res = await post('/auth/2fa/totp/confirm', { code: wrongCode(secret) }, account.token);
       assert.equal(res.statusCode, 403);
       assert.equal(res.json().code, 'INVALID_MFA_CODE');
@@ -134,7 +135,7 @@ describe('TOTP second factor', () => {
 
       const account = await signUp(t.app);
       const { secret } = await enable(account);
-      const again = await setup(account.token);
+      const again = await setup(account);
       assert.equal(again.statusCode, 409);
       assert.equal(again.json().code, 'TOTP_ALREADY_ENABLED');
       const reconfirm = await post('/auth/2fa/totp/confirm', { code: codeFor(secret, 1) }, account.token);
@@ -142,8 +143,19 @@ describe('TOTP second factor', () => {
       assert.equal((await t.store.findUserById(account.id))?.totpSecret, secret, 'the secret in force is untouched');
     });
 
+    it('asks for the password again: a stolen access token alone cannot enrol another phone', async () => {
+      const account = await signUp(t.app);
+      const wrong = await setup(account, 'not-the-password');
+      assert.equal(wrong.statusCode, 403);
+      assert.equal((await t.store.findUserById(account.id))?.totpSecret, null, 'no secret stored');
+      assert.equal((await t.store.findUserById(account.id))?.failedLogins, 1, 'counted as a failed password');
+      const missing = await post('/auth/2fa/totp/setup', {}, account.token);
+      assert.equal(missing.statusCode, 422);
+      assert.equal((await setup(account)).statusCode, 200);
+    });
+
     it('needs a bearer token', async () => {
-      assert.equal((await setup('')).statusCode, 401);
+      assert.equal((await post('/auth/2fa/totp/setup', { password: 'whatever-1' })).statusCode, 401);
       assert.equal((await post('/auth/2fa/totp/confirm', { code: '123456' })).statusCode, 401);
     });
   });
@@ -197,7 +209,7 @@ describe('TOTP second factor', () => {
 
     it('does not accept the code that turned TOTP on as a login code', async () => {
       const account = await signUp(t.app);
-      const started = (await setup(account.token)).json().secret as string;
+      const started = (await setup(account)).json().secret as string;
       const code = codeFor(started);
       assert.equal((await post('/auth/2fa/totp/confirm', { code }, account.token)).statusCode, 200);
       const res = await verify(await challenge(account), code);
@@ -403,7 +415,7 @@ describe('TOTP second factor', () => {
       assert.equal((await passwordLogin(account)).statusCode, 200);
       const [reset] = await t.store.audit.list({ limit: 1, userId: account.id, type: 'mfa.reset' });
       assert.equal(reset?.actorId, admin.id);
-      assert.equal((await setup(account.token)).statusCode, 200, 'the user can set it up again');
+      assert.equal((await setup(account)).statusCode, 200, 'the user can set it up again');
     });
 
     it('is for admins only, and 404 for an unknown user', async () => {
@@ -434,7 +446,12 @@ describe('TOTP_ISSUER', () => {
     const t = await buildTestApp({ TOTP_ISSUER: 'Springfield High' });
     try {
       const account = await signUp(t.app);
-      const res = await t.app.inject({ method: 'POST', url: '/auth/2fa/totp/setup', headers: bearer(account.token) });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/auth/2fa/totp/setup',
+        headers: bearer(account.token),
+        payload: { password: account.body.password },
+      });
       const url = new URL(res.json().otpauth_url);
       assert.equal(url.searchParams.get('issuer'), 'Springfield High');
       assert.equal(decodeURIComponent(url.pathname), `/Springfield High:${account.body.email}`);
