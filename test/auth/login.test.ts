@@ -21,6 +21,20 @@ interface LegacyDoc {
   qr_code: string | null;
 }
 
+/** A document of the old service's export, stored as the import would store it. */
+function insertLegacy(t: TestApp, d: LegacyDoc) {
+  return t.store.insertUser({
+    id: d._id.$oid,
+    username: d.username,
+    email: d.email,
+    passwordHash: d.password,
+    fullName: d.full_name,
+    role: d.role,
+    createdAt: new Date(d.created_at.$date),
+    qrCode: d.qr_code,
+  });
+}
+
 function loginRequest(t: TestApp, email: string, password: string) {
   return t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
 }
@@ -116,18 +130,7 @@ describe('users imported from the old service (bcrypt hashes)', () => {
 
   before(async () => {
     t = await buildTestApp();
-    for (const d of docs) {
-      await t.store.insertUser({
-        id: d._id.$oid,
-        username: d.username,
-        email: d.email,
-        passwordHash: d.password,
-        fullName: d.full_name,
-        role: d.role,
-        createdAt: new Date(d.created_at.$date),
-        qrCode: d.qr_code,
-      });
-    }
+    for (const d of docs) await insertLegacy(t, d);
   });
   after(() => t.close());
 
@@ -175,15 +178,7 @@ describe('users imported from the old service (bcrypt hashes)', () => {
     const fresh = await buildTestApp();
     try {
       const d = docs[0] as LegacyDoc;
-      await fresh.store.insertUser({
-        id: d._id.$oid,
-        username: d.username,
-        email: d.email,
-        passwordHash: d.password,
-        fullName: d.full_name,
-        role: d.role,
-        createdAt: new Date(d.created_at.$date),
-      });
+      await insertLegacy(fresh, d);
       assert.equal((await loginRequest(fresh, d.email, 'not-the-password')).statusCode, 401);
       assert.equal((await fresh.store.findUserById(d._id.$oid))?.passwordHash, d.password);
     } finally {

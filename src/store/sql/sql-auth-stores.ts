@@ -12,13 +12,12 @@ import type {
   Session,
   SessionStore,
 } from '../store.js';
+import { toDate, toDateOrNull } from './dates.js';
 import type { Runner } from './sql-store.js';
 import type { AuditEventsTable, OneTimeTokensTable, SessionsTable, Tables } from './tables.js';
 
 type EncodeDate = (date: Date) => string | Date;
 
-const toDate = (value: string | Date) => (value instanceof Date ? value : new Date(value));
-const toDateOrNull = (value: string | Date | null) => (value === null ? null : toDate(value));
 
 function rowToSession(row: Selectable<SessionsTable>): Session {
   return {

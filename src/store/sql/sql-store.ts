@@ -14,6 +14,7 @@ import {
   type User,
   type UserPatch,
 } from '../store.js';
+import { toDate, toDateOrNull } from './dates.js';
 import { migrationProvider, type SqlDialect } from './migrations.js';
 import { createSqlAuditStore, createSqlOneTimeTokenStore, createSqlSessionStore } from './sql-auth-stores.js';
 import type { Tables, UsersTable } from './tables.js';
@@ -27,14 +28,6 @@ export interface SqlDriverParts {
   encodeDate(date: Date): string | Date;
   /** Encodes a boolean for a flag column (better-sqlite3 binds no booleans). */
   encodeBool(value: boolean): number | boolean;
-}
-
-export function toDate(value: string | Date): Date {
-  return value instanceof Date ? value : new Date(value);
-}
-
-export function toDateOrNull(value: string | Date | null): Date | null {
-  return value === null ? null : toDate(value);
 }
 
 export function rowToUser(row: Selectable<UsersTable>): User {
