@@ -1,11 +1,10 @@
 /**
  * Password hashing: argon2id (OWASP's m=19 MiB, t=2, p=1) for every new hash, and verification
  * of the old service's bcrypt hashes until each user's next successful login re-hashes them.
- * Both libraries are native and asynchronous: hashing runs on libuv's thread pool, never on the
- * event loop (the old service's bcrypt stalled every request during a login).
+ * Hashing never runs on the event loop (the old service's bcrypt stalled every request during a
+ * login): it runs on low-priority worker threads (hash-pool.ts), so it also leaves the loop its CPU.
  */
-import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { hashPool } from './hash-pool.js';
 
 /** Algorithm.Argon2id of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2;
@@ -34,25 +33,28 @@ export function isLegacyBcrypt(storedHash: string): boolean {
 export function createPasswordHasher(): PasswordHasher {
   let dummyHash: Promise<string> | undefined;
 
+  const pool = hashPool();
+  const argon2Hash = (password: string) => pool.run<string>({ op: 'hash', password, options: ARGON2_OPTIONS });
+
   async function verify(storedHash: string, password: string): Promise<PasswordCheck> {
     if (storedHash.startsWith('$argon2')) {
-      const ok = await argon2Verify(storedHash, password).catch(() => false);
+      const ok = await pool.run<boolean>({ op: 'argon2-verify', hash: storedHash, password }).catch(() => false);
       return { ok, needsRehash: ok && !storedHash.startsWith(CURRENT_PREFIX) };
     }
     if (isLegacyBcrypt(storedHash)) {
       // bcrypt reads only the first 72 bytes: the old service's users keep logging in with the
       // password they typed, and the re-hash below makes every byte count from then on.
-      const ok = await bcryptVerify(password, storedHash).catch(() => false);
+      const ok = await pool.run<boolean>({ op: 'bcrypt-verify', hash: storedHash, password }).catch(() => false);
       return { ok, needsRehash: ok };
     }
     return { ok: false, needsRehash: false };
   }
 
   return {
-    hash: (password) => argon2Hash(password, ARGON2_OPTIONS),
+    hash: argon2Hash,
     verify,
     async verifyDummy(password) {
-      dummyHash ??= argon2Hash('dummy password for unknown accounts', ARGON2_OPTIONS);
+      dummyHash ??= argon2Hash('dummy password for unknown accounts');
       await verify(await dummyHash, password);
       return false;
     },
