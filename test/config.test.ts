@@ -71,7 +71,7 @@ describe('loadConfig', () => {
       assert.equal(db.kind, 'postgres', url);
       assert.equal(db.kind === 'postgres' && db.url, url);
     }
-    for (const url of ['mongodb://localhost:27017', 'mongodb+srv://app:pw@cluster0.example.mongodb.net/?retryWrites=true']) {
+    for (const url of ['mongodb://localhost:27017', 'mongodb+srv://<app>:<pw>@cluster0.example.mongodb.net/?retryWrites=true']) {
       const db = loadConfig({ DATA_DIR: tmp, DATABASE_URL: url }).database;
       assert.equal(db.kind, 'mongodb', url);
       assert.equal(db.kind === 'mongodb' && db.url, url);
@@ -79,9 +79,9 @@ describe('loadConfig', () => {
   });
 
   it("recognises the old service's MONGO_URI and DB_NAME", () => {
-    const db = loadConfig({ DATA_DIR: tmp, MONGO_URI: 'mongodb+srv://app:pw@cluster0.example.mongodb.net', DB_NAME: 'school' })
+    const db = loadConfig({ DATA_DIR: tmp, MONGO_URI: 'mongodb+srv://<app>:<pw>@cluster0.example.mongodb.net', DB_NAME: 'school' })
       .database;
-    assert.deepEqual(db, { kind: 'mongodb', url: 'mongodb+srv://app:pw@cluster0.example.mongodb.net', dbName: 'school' });
+    assert.deepEqual(db, { kind: 'mongodb', url: 'mongodb+srv://<app>:<pw>@cluster0.example.mongodb.net', dbName: 'school' });
     const defaulted = loadConfig({ DATA_DIR: tmp, MONGO_URI: 'mongodb://localhost:27017' }).database;
     assert.equal(defaulted.kind, 'mongodb');
     assert.equal(defaulted.kind === 'mongodb' && defaulted.dbName, 'assignmentdb', "the old service's default database");
