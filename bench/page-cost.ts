@@ -7,7 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Pool } from 'pg';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/store.js';
 import { createTempPostgresDatabase } from '../test/helpers/postgres.js';
@@ -41,11 +43,18 @@ async function median(work: () => Promise<unknown>): Promise<number> {
   return (times[Math.floor(times.length / 2)] as number) * 1000;
 }
 
-async function measure(label: string, open: () => Promise<{ store: Store; insert: (rows: string[]) => Promise<void>; done: () => Promise<void> }>) {
+/** A store under test, a second connection to seed it through, and how to throw both away. */
+interface Subject {
+  store: Store;
+  seeder: Kysely<unknown>;
+  cleanup(): Promise<void>;
+}
+
+async function measure(label: string, open: () => Promise<Subject>) {
   for (const size of SIZES) {
-    const { store, insert, done } = await open();
+    const { store, seeder, cleanup } = await open();
     try {
-      const all = await seed(size, insert);
+      const all = await seed(size, (rows) => insertRows(seeder, rows));
       const deep = all[all.length - PAGE - 10] as string;
       const first = await median(() => store.listUsers({ limit: PAGE + 1 }));
       const deepCost = await median(() => store.listUsers({ limit: PAGE + 1, after: deep }));
@@ -53,7 +62,9 @@ async function measure(label: string, open: () => Promise<{ store: Store; insert
         `${label.padEnd(10)} ${String(size).padStart(7)} users   first page ${first.toFixed(0).padStart(6)} µs   deep page ${deepCost.toFixed(0).padStart(6)} µs   deep/first ${(deepCost / first).toFixed(2)}×`,
       );
     } finally {
-      await done();
+      await seeder.destroy();
+      await store.close();
+      await cleanup();
     }
   }
 }
@@ -67,25 +78,17 @@ function rowsSql(rows: string[]) {
   );
 }
 
+async function insertRows(db: Kysely<unknown>, rows: string[]): Promise<void> {
+  await sql`insert into users (id, username, email, email_lower, password_hash, full_name, role, created_at) values ${rowsSql(rows)}`.execute(db);
+}
+
 async function main() {
   await measure('sqlite', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'authqr-pages-'));
-    const store = await openStore({ kind: 'sqlite', file: path.join(dir, 'app.db') });
-    const { Kysely, SqliteDialect } = await import('kysely');
-    const Database = (await import('better-sqlite3')).default;
-    const raw = new Database(path.join(dir, 'app.db'));
-    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) });
-    return {
-      store,
-      insert: async (rows) => {
-        await sql`insert into users (id, username, email, email_lower, password_hash, full_name, role, created_at) values ${rowsSql(rows)}`.execute(db);
-      },
-      done: async () => {
-        await db.destroy();
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    const file = path.join(dir, 'app.db');
+    const store = await openStore({ kind: 'sqlite', file });
+    const seeder = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    return { store, seeder, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
   });
 
   const adminUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL;
@@ -96,21 +99,8 @@ async function main() {
   await measure('postgres', async () => {
     const temp = await createTempPostgresDatabase(adminUrl);
     const store = await openStore({ kind: 'postgres', url: temp.url, poolSize: 4, statementTimeoutMs: 30_000 });
-    const { Kysely, PostgresDialect } = await import('kysely');
-    const { Pool } = await import('pg');
-    const pool = new Pool({ connectionString: temp.url, max: 1 });
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-    return {
-      store,
-      insert: async (rows) => {
-        await sql`insert into users (id, username, email, email_lower, password_hash, full_name, role, created_at) values ${rowsSql(rows)}`.execute(db);
-      },
-      done: async () => {
-        await db.destroy();
-        await store.close();
-        await temp.drop();
-      },
-    };
+    const seeder = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: temp.url, max: 1 }) }) });
+    return { store, seeder, cleanup: temp.drop };
   });
 }
 
