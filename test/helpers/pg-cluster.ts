@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './server-process.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,19 +27,6 @@ export interface PgCluster {
   stop(): Promise<void>;
   /** Stops the server if it runs and removes the folder. Safe to call more than once. */
   destroy(): Promise<void>;
-}
-
-/** A port that was free a moment ago: the kernel picks it, we let go of it at once. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 async function postgresUser(): Promise<{ uid: number; gid: number } | null> {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { bearer, buildTestApp, newUserBody, register, signUp, type TestApp } from '../helpers/app.js';
+import { freePort } from '../helpers/server-process.js';
 
 type Response = Awaited<ReturnType<TestApp['app']['inject']>>;
 
@@ -224,7 +224,7 @@ describe('rate limits: generous per-IP defaults (a school behind one NAT address
 
 describe('rate limits with Redis', () => {
   it('skip the limits (fail open) while Redis is unreachable, quickly, and still answer', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const started = Date.now();
     const t = await buildTestApp({ REDIS_URL: `redis://127.0.0.1:${port}`, RATE_LIMIT_LOGIN_PER_ACCOUNT: '1' });
     try {
@@ -273,12 +273,3 @@ describe('rate limits with Redis', () => {
     }
   });
 });
-
-/** A local port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

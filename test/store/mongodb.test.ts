@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/server-process.js';
 import { describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { openMongoStore } from '../../src/store/mongo/open-mongo.js';
@@ -42,18 +42,9 @@ if (serverUrl === undefined || serverUrl === '') {
 }
 
 /** A port nothing listens on: bound once by us, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
 describe('MongoDB store without a server', () => {
   it('rejects calls with StoreUnavailable within the server-selection bound set in the URL', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     // The URL's own option must win over the store's 5 s default, as operators tune it there.
     const store = openMongoStore({
       url: `mongodb://127.0.0.1:${port}/?serverSelectionTimeoutMS=300&directConnection=true`,
@@ -72,7 +63,7 @@ describe('MongoDB store without a server', () => {
   });
 
   it('answers null and false for ids that are not ObjectIds, without asking the server', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const store = openMongoStore({ url: `mongodb://127.0.0.1:${port}/?serverSelectionTimeoutMS=300`, dbName: 'none' });
     try {
       for (const id of ['', 'abc', 'zzzzzzzzzzzzzzzzzzzzzzzz', `${newId()}0`, '{"$gt": ""}']) {

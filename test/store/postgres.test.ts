@@ -5,7 +5,7 @@ import pg, { DatabaseError } from 'pg';
 import { openPostgresStore, translatePostgresError } from '../../src/store/postgres/open-postgres.js';
 import { Conflict, StoreUnavailable } from '../../src/store/store.js';
 import { newId } from '../../src/users/ids.js';
-import { freePort } from '../helpers/pg-cluster.js';
+import { freePort } from '../helpers/server-process.js';
 import { createTempPostgresDatabase } from '../helpers/postgres.js';
 import { storeContract, withCleanup } from './contract.js';
 
