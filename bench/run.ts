@@ -139,11 +139,13 @@ async function main(): Promise<void> {
   }
 
   if (values.profile) {
-    const newest = readdirSync(profileDir)
-      .filter((f) => f.endsWith('.cpuprofile'))
+    // The service writes one profile per thread (main + each hash worker): the main thread's is
+    // the largest of this run's.
+    const main = readdirSync(profileDir)
+      .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${service.pid}.`))
       .map((f) => path.join(profileDir, f))
-      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-    if (newest !== undefined) report.notes.push(...summariseProfile(newest, 25).map((l) => `profile: ${l}`));
+      .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    if (main !== undefined) report.notes.push(...summariseProfile(main, 25).map((l) => `profile: ${l}`));
   }
 }
 

@@ -3,7 +3,7 @@ import { legacyPayload } from '../src/qr/payload.js';
 import { load } from './http.js';
 import { comparePng, compareSvg } from './micro.js';
 import { decodePngText } from './qr-check.js';
-import { type BenchContext, CONNECTIONS, login, round, row, times } from './scenarios.js';
+import { againstBaseline, type BenchContext, CONNECTIONS, login, round, pairedRatio, row, times } from './scenarios.js';
 
 /** Logs in the QR user and generates its code (the image endpoint serves generated codes only). */
 async function qrUser(ctx: BenchContext): Promise<{ id: string; token: string; payload: string } | null> {
@@ -59,9 +59,18 @@ export async function qrPng(ctx: BenchContext): Promise<void> {
     measured: `${times(vsToBuffer)} toBuffer`,
     pass: uncached.rps >= 800 && vsToBuffer >= 10,
   });
-  const cached = await load({ url: `${ctx.service.url}${imagePath}?format=png`, headers: auth, connections: CONNECTIONS, seconds: ctx.seconds });
-  const ratio = cached.rps / (ctx.baselineResult?.rps ?? Number.NaN);
-  row(ctx, 'qr-png cached', cached, { target: '≥ 0.80× baseline', measured: times(ratio), pass: ratio >= 0.8 });
+  const { result: cached, ratio, ratios } = await againstBaseline(ctx, {
+    url: `${ctx.service.url}${imagePath}?format=png`,
+    headers: auth,
+    connections: CONNECTIONS,
+    seconds: ctx.seconds,
+  });
+  row(ctx, 'qr-png cached', cached, {
+    vsBaseline: round(ratio, 3),
+    target: '≥ 0.80× baseline',
+    measured: pairedRatio(ratio, ratios),
+    pass: ratio >= 0.8,
+  });
 
   const decoded = await Promise.all(
     [`${imagePath}?format=png`, `${imagePath}?format=png&size=471&margin=4`].map(async (p) => {

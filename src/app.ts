@@ -154,14 +154,21 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' }),
   );
-  app.addHook('onSend', async (request, reply) => {
+  // Hooks on every request are callback-style, not async: a promise and a microtask less each
+  // (bench/: they are a measurable part of a small request's cost).
+  app.addHook('onRequest', (request, reply, done) => {
+    // Set before any work, so error and 404 answers carry it too.
     reply.header('x-request-id', request.id);
-    // While draining, close each connection after its response: keep-alive clients would
-    // otherwise hold the server open until their idle timeout.
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // While draining, close each connection after its response (requests that began before the
+    // drain included): keep-alive clients would otherwise hold the server open until their idle timeout.
     if (health.isShuttingDown()) reply.header('connection', 'close');
+    done(null, payload);
   });
   // One log line per request (Fastify's default is two), with its id, status and time.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
       {
         method: request.method,
@@ -172,6 +179,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
       },
       'request',
     );
+    done();
   });
 
   if (metrics !== null) (await import('./metrics/metrics-hooks.js')).registerMetrics(app, metrics, config.metrics);

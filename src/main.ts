@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { buildApp, REDACT_PATHS } from './app.js';
 import { resolveKeySet } from './auth/keys.js';
 import { ConfigError, loadConfig } from './config.js';
+import { createBatchedDestination } from './logging/batched-destination.js';
 import { openStore } from './store/open.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
@@ -25,9 +26,9 @@ async function main(): Promise<void> {
 
   // Readable lines on a terminal in development, JSON everywhere else (production, pipes, CI).
   const pretty = config.nodeEnv !== 'production' && process.stdout.isTTY === true;
-  // JSON lines go out asynchronously: under load, lines written while a write is in flight are
-  // coalesced into one syscall instead of one per request. Flushed before every exit below.
-  const destination = pretty ? undefined : pino.destination({ dest: 1, sync: false });
+  // JSON lines go out asynchronously, a batch per event-loop turn (logging/batched-destination.ts).
+  // Flushed before every exit below.
+  const destination = pretty ? undefined : createBatchedDestination({ fd: 1 });
   const log = pretty
     ? pino({
         level: config.logLevel,

@@ -53,11 +53,43 @@ export function securityHeaders(): Record<string, string> {
   return headers;
 }
 
-export async function registerSecurityHeaders(app: FastifyInstance, options: { corsOrigins: string[] }): Promise<void> {
+/**
+ * Helmet's headers that only a document (an HTML page) uses: process isolation, DNS prefetching,
+ * IE8 downloads, Flash/PDF policy files, the retired XSS auditor. JSON and images do not need
+ * them; the pages at /docs get them.
+ */
+const DOCUMENT_ONLY = [
+  'cross-origin-opener-policy',
+  'origin-agent-cluster',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+];
+
+/**
+ * The headers of API answers: OWASP's REST set (CSP, HSTS, nosniff, frame denial, no-store)
+ * plus CORP and Referrer-Policy. `cache-control: no-store` is the default: tokens (RFC 6749
+ * §5.1), profiles and errors must not sit in a shared cache. Routes that may be cached (QR
+ * images, the JWKS) set their own.
+ */
+export function apiHeaders(): Record<string, string> {
   const headers = securityHeaders();
-  // Set first, so a route with its own policy (Swagger UI's CSP) overrides it.
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.headers(headers);
+  for (const name of DOCUMENT_ONLY) delete headers[name];
+  headers['cache-control'] = 'no-store';
+  return headers;
+}
+
+/** Swagger UI's pages and assets: every helmet header (its own CSP replaces the API's). */
+const DOCS_PREFIX = '/docs';
+
+export async function registerSecurityHeaders(app: FastifyInstance, options: { corsOrigins: string[] }): Promise<void> {
+  const api = apiHeaders();
+  const documents = securityHeaders();
+  // Set first, so a route with its own policy (Swagger UI's CSP, a cacheable image) overrides it.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(request.url.startsWith(DOCS_PREFIX) ? documents : api);
+    done();
   });
   if (options.corsOrigins.length === 0) return;
   const anyOrigin = options.corsOrigins.includes('*');

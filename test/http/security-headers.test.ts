@@ -29,12 +29,39 @@ describe('security headers (helmet)', () => {
       assert.equal(res.headers['x-frame-options'], 'DENY', url);
       assert.match(String(res.headers['strict-transport-security']), /max-age=\d+/, url);
       assert.equal(res.headers['referrer-policy'], 'no-referrer', url);
-      assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url);
+      assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin', url);
+      assert.equal(res.headers['cache-control'], 'no-store', url);
       assert.equal(res.headers['x-powered-by'], undefined, url);
       const policy = csp(res.headers['content-security-policy']);
       assert.deepEqual(policy.get('default-src'), ["'none'"], url);
       assert.deepEqual(policy.get('frame-ancestors'), ["'none'"], url);
+      // Headers only an HTML document uses stay off JSON answers.
+      for (const name of ['cross-origin-opener-policy', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-xss-protection']) {
+        assert.equal(res.headers[name], undefined, `${url} ${name}`);
+      }
     }
+  });
+
+  it('keep token answers out of every cache (RFC 6749 §5.1), while QR images and the JWKS choose their own', async () => {
+    const s = await signUp(t.app);
+    const login = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: s.body.email, password: s.body.password } });
+    assert.equal(login.statusCode, 200);
+    assert.equal(login.headers['cache-control'], 'no-store');
+    const form = await t.app.inject({
+      method: 'POST',
+      url: '/auth/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ grant_type: 'password', username: s.body.email, password: s.body.password }).toString(),
+    });
+    assert.equal(form.statusCode, 200);
+    assert.equal(form.headers['cache-control'], 'no-store');
+    const jwks = await t.app.inject({ url: '/.well-known/jwks.json' });
+    assert.equal(jwks.headers['cache-control'], 'public, max-age=300');
+    await t.app.inject({ method: 'POST', url: '/qr/generate', headers: bearer(s.token) });
+    const image = await t.app.inject({ url: `/qr/${s.id}/image`, headers: bearer(s.token) });
+    assert.equal(image.statusCode, 200);
+    assert.notEqual(image.headers['cache-control'], 'no-store');
+    assert.match(String(image.headers['cache-control']), /private/);
   });
 
   it('forbid scripts and framing for an SVG QR image opened in a browser', async () => {
@@ -64,6 +91,9 @@ describe('Swagger UI at /docs under the security headers', () => {
     const res = await t.app.inject({ url: '/docs' });
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^text\/html/);
+    // A document gets helmet's whole set, isolation headers included.
+    assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(res.headers['origin-agent-cluster'], '?1');
     const policy = csp(res.headers['content-security-policy']);
     assert.deepEqual(policy.get('script-src'), ["'self'"]);
     assert.deepEqual(policy.get('style-src'), ["'self'"]);

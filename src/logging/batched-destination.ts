@@ -1,0 +1,114 @@
+/**
+ * The log destination of the server: JSON lines gathered in memory and written to a file
+ * descriptor (stdout) once per event-loop turn, asynchronously, one write in flight at a time.
+ *
+ * Why not pino.destination (sonic-boom): it does its bookkeeping line by line (byte counting,
+ * buffer splitting), ~1.3 µs a line measured here against ~0.1 µs for gathering a turn's lines
+ * into one string; with one access-log line per request that was a tenth of a small request's
+ * cost (bench/: `me`).
+ *
+ * Bounded: when the reader of stdout stalls (a full pipe), at most `maxBufferedBytes` wait in
+ * memory; lines beyond are dropped and counted, and a line saying how many were dropped is
+ * written once the reader catches up. `flushSync()` writes what is left before the process exits.
+ */
+import fs from 'node:fs';
+
+export interface BatchedDestination {
+  /** pino calls this with each serialised line (ending in a newline). */
+  write(line: string): boolean;
+  /** Writes everything gathered, synchronously: before process.exit. */
+  flushSync(): void;
+  /** Lines dropped because the reader stalled with maxBufferedBytes waiting. */
+  readonly dropped: number;
+}
+
+export interface BatchedDestinationOptions {
+  fd?: number;
+  /** Most bytes (counted as UTF-16 units, close enough) kept waiting for a stalled reader. */
+  maxBufferedBytes?: number;
+  /** How long to wait before retrying after the reader said "not now" (EAGAIN). */
+  retryMs?: number;
+}
+
+export function createBatchedDestination(options: BatchedDestinationOptions = {}): BatchedDestination {
+  const fd = options.fd ?? 1;
+  const maxBuffered = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+  const retryMs = options.retryMs ?? 20;
+
+  /** Lines gathered since the last write started. */
+  let gathered = '';
+  /** Bytes of a write the descriptor did not take yet (partial write or EAGAIN). */
+  let unwritten: Buffer | null = null;
+  let writing = false;
+  let scheduled = false;
+  let dropped = 0;
+  let droppedReported = 0;
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+
+  function flush(): void {
+    scheduled = false;
+    if (writing) return;
+    if (unwritten === null) {
+      if (dropped > droppedReported) {
+        gathered += `${JSON.stringify({ level: 40, time: Date.now(), msg: `log lines dropped: the reader of the log stalled`, dropped: dropped - droppedReported })}\n`;
+        droppedReported = dropped;
+      }
+      if (gathered === '') return;
+      unwritten = Buffer.from(gathered);
+      gathered = '';
+    }
+    const chunk = unwritten;
+    writing = true;
+    fs.write(fd, chunk, 0, chunk.length, null, (error, written) => {
+      writing = false;
+      if (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          setTimeout(schedule, retryMs).unref();
+          return;
+        }
+        // Nowhere left to report a broken log; do not grow without bound.
+        unwritten = null;
+        return;
+      }
+      unwritten = written < chunk.length ? chunk.subarray(written) : null;
+      if (unwritten !== null || gathered !== '') schedule();
+    });
+  }
+
+  return {
+    write(line) {
+      if (gathered.length + (unwritten?.length ?? 0) > maxBuffered) {
+        dropped++;
+        return true;
+      }
+      gathered += line;
+      schedule();
+      return true;
+    },
+    flushSync() {
+      // A write in flight is the kernel's now (or failed): only what is not handed over yet remains.
+      const rest = [...(unwritten !== null && !writing ? [unwritten] : []), Buffer.from(gathered)];
+      unwritten = null;
+      gathered = '';
+      // A reader that never reads must not hold the exit forever.
+      const deadline = Date.now() + 2000;
+      for (let buffer of rest) {
+        while (buffer.length > 0 && Date.now() < deadline) {
+          try {
+            buffer = buffer.subarray(fs.writeSync(fd, buffer));
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+          }
+        }
+      }
+    },
+    get dropped() {
+      return dropped;
+    },
+  };
+}

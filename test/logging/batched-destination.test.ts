@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createBatchedDestination } from '../../src/logging/batched-destination.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'authqr-log-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function target(name: string) {
+  const file = path.join(dir, name);
+  const fd = openSync(file, 'w');
+  return { fd, read: () => readFileSync(file, 'utf8'), close: () => closeSync(fd) };
+}
+
+const turn = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('batched log destination', () => {
+  it('writes every pino line, in order, after the turn that logged them', async () => {
+    const out = target('order.log');
+    const log = pino({}, createBatchedDestination({ fd: out.fd }));
+    for (let i = 0; i < 500; i++) log.info({ i }, 'line');
+    assert.equal(out.read(), '', 'nothing is written synchronously');
+    await turn();
+    const lines = out.read().trim().split('\n').map((l) => JSON.parse(l) as { i: number; msg: string });
+    assert.deepEqual(
+      lines.map((l) => l.i),
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    assert.ok(lines.every((l) => l.msg === 'line'));
+    out.close();
+  });
+
+  it('flushSync writes what is still gathered (before process.exit)', () => {
+    const out = target('exit.log');
+    const destination = createBatchedDestination({ fd: out.fd });
+    destination.write('{"msg":"last words"}\n');
+    destination.flushSync();
+    assert.equal(out.read(), '{"msg":"last words"}\n');
+    out.close();
+  });
+
+  it('bounds what waits in memory: drops past the limit, counts them, and says so in the log', async () => {
+    const out = target('bounded.log');
+    const destination = createBatchedDestination({ fd: out.fd, maxBufferedBytes: 1000 });
+    const line = `${JSON.stringify({ msg: 'x'.repeat(80) })}\n`;
+    for (let i = 0; i < 50; i++) destination.write(line);
+    assert.ok(destination.dropped > 30, `dropped ${destination.dropped}`);
+    await turn();
+    const lines = out.read().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; dropped?: number });
+    assert.equal(lines.filter((l) => l.dropped === undefined).length, 50 - destination.dropped);
+    const report = lines.find((l) => l.dropped !== undefined);
+    assert.equal(report?.dropped, destination.dropped);
+    out.close();
+  });
+});
