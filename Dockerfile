@@ -25,11 +25,12 @@ ENV npm_config_nodedir=/usr/local \
     npm_config_update_notifier=false
 WORKDIR /app
 
-# ---- build: every dependency, then tsc to dist/ ------------------------------------------------
+# ---- build: every dependency, then tsc to dist/src (the CLIs) and esbuild to dist/server ------
 FROM toolchain AS build
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -68,5 +69,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["tini", "--"]
-# Not `npm start`: npm would rebuild and would not pass signals on; the compiled server runs directly.
-CMD ["node", "dist/src/main.js"]
+# Not `npm start`: npm would rebuild and would not pass signals on; the bundled server runs directly.
+CMD ["node", "dist/server/main.mjs"]

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const SERVICE_ENTRY = path.join(REPO_ROOT, 'dist/src/main.js');
+export const SERVICE_ENTRY = path.join(REPO_ROOT, 'dist/server/main.mjs');
 /** Where the service's stdout (its pino log, LOG_LEVEL=info) goes: stdio 'ignore' is /dev/null. */
 export const SERVICE_STDOUT = '/dev/null';
 
@@ -81,7 +81,7 @@ export function serviceEnv(dataDir: string, port: number, extra: Record<string, 
   };
 }
 
-/** `node dist/src/main.js` (compiled), log to /dev/null; `nodeFlags` e.g. --cpu-prof. */
+/** `node dist/server/main.mjs` (the bundle `npm start` runs), log to /dev/null; `nodeFlags` e.g. --cpu-prof. */
 export async function spawnService(dataDir: string, nodeFlags: string[] = []): Promise<Child> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeFlags, SERVICE_ENTRY], {

@@ -54,7 +54,7 @@ export function summariseProfile(file: string, top = 20): string[] {
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const url = byId.get(at)?.callFrame.url ?? '';
-      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (/\/dist\/src\//.test(url) ? 'dist/src (the service)' : undefined);
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (/\/dist\/src\//.test(url) ? 'dist/src (the service)' : /\/dist\/server\//.test(url) ? 'dist/server (the bundle: service + bundled packages)' : undefined);
       if (pkg !== undefined && !seen.has(pkg)) {
         seen.add(pkg);
         inclusive.set(pkg, (inclusive.get(pkg) ?? 0) + dt);

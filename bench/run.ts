@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   children.push(service);
   await waitFor200(service, '/health/db');
   report.notes.push(
-    `service: node ${values.profile ? '--cpu-prof ' : ''}dist/src/main.js (pid ${service.pid}), NODE_ENV=production, ` +
+    `service: node ${values.profile ? '--cpu-prof ' : ''}dist/server/main.mjs (pid ${service.pid}), NODE_ENV=production, ` +
       `LOG_LEVEL=info, stdout to ${SERVICE_STDOUT}, ${Object.keys(BENCH_RATE_LIMITS).join('/')}=10000000 (limiters run, never refuse)`,
   );
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Starts the compiled server the way the image does (node dist/src/main.js, NODE_ENV=production)
+// Starts the bundled server the way the image does (node dist/server/main.mjs, NODE_ENV=production)
 // from a folder holding only dist/ and production node_modules, then measures and checks it:
 //   cold start   spawn -> first 200 from /health/ready, in ms
 //   RSS idle     VmRSS (/proc/PID/status) after start-up has settled
 //   RSS loaded   VmRSS and VmHWM (peak) after a short bounded load: reads, registrations, logins
+//   the bundle   what only runs on demand works from dist/server: password hashing workers, the
+//                profile, a QR image and a scan of it (chunks and decoders loaded on first use),
+//                Swagger UI's page and assets (read from @fastify/swagger-ui's folder)
 //   logs         JSON lines (production), none holding the admin password
 //   shutdown     SIGTERM -> exit code 0
 // Usage: node scripts/prod-smoke.mjs <runtime folder> <data folder>. Exit 1 on any failure.
@@ -61,7 +64,7 @@ const env = {
 };
 
 const started = performance.now();
-const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: runtimeDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, ['dist/server/main.mjs'], { cwd: runtimeDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
 let stdout = '';
 let stderr = '';
 child.stdout.on('data', (d) => (stdout += d));
@@ -122,6 +125,30 @@ try {
   if (adminLogin.status !== 200) fail(`ADMIN_EMAIL/ADMIN_PASSWORD did not create a working admin (${adminLogin.status})`);
   const loaded = memory(child.pid);
 
+  // The parts of the bundle that load on first use.
+  const { access_token: token } = await adminLogin.json();
+  const auth = { authorization: `Bearer ${token}` };
+  const me = await fetch(`${base}/users/me`, { headers: auth });
+  if (me.status !== 200 || (await me.json()).email !== ADMIN.email) fail(`GET /users/me answered ${me.status}`);
+  const generated = await fetch(`${base}/qr/generate`, { method: 'POST', headers: auth });
+  if (generated.status !== 200) fail(`POST /qr/generate answered ${generated.status}`);
+  const badge = await generated.json();
+  const image = await fetch(`${base}/qr/${(await fetch(`${base}/users/me`, { headers: auth }).then((r) => r.json())).id}/image?format=png`, { headers: auth });
+  if (image.status !== 200 || image.headers.get('content-type') !== 'image/png') fail(`GET /qr/{id}/image answered ${image.status}`);
+  const scan = await fetch(`${base}/qr/scan`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'image/png' },
+    body: Buffer.from(await image.arrayBuffer()),
+  });
+  const scanned = scan.status === 200 ? await scan.json() : null;
+  if (scanned?.data !== badge.data) fail(`POST /qr/scan answered ${scan.status}: ${JSON.stringify(scanned)}`);
+  const docs = await fetch(`${base}/docs`);
+  const page = await docs.text();
+  const asset = /src="([^"]+swagger-ui-bundle\.js)"/.exec(page)?.[1];
+  if (docs.status !== 200 || asset === undefined) fail(`GET /docs answered ${docs.status} without the Swagger UI script`);
+  const script = await fetch(new URL(asset, `${base}/docs/`));
+  if (script.status !== 200 || (await script.text()).length < 100_000) fail(`Swagger UI's script answered ${script.status}`);
+
   const lines = stdout.trim().split('\n').filter(Boolean);
   const notJson = lines.filter((l) => {
     try {
@@ -143,6 +170,7 @@ try {
   console.log(`cold start (spawn -> /health/ready 200): ${Math.round(coldStartMs)} ms`);
   console.log(`RSS idle: ${r(idle.rssMiB)} MiB`);
   console.log(`RSS after load (2000 reads, 20 registrations, 61 logins): ${r(loaded.rssMiB)} MiB (peak ${r(loaded.peakMiB)} MiB)`);
+  console.log('bundle: profile, QR image and its scan, Swagger UI page and script: OK');
   console.log(`logs: ${lines.length} JSON lines; SIGTERM: exit 0`);
 } catch (error) {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

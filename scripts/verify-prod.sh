@@ -7,7 +7,7 @@
 #   2. build stage:  npm ci && npm run build                   (in that copy)
 #   3. runtime:      package.json, package-lock.json, dist/ only; npm ci --omit=dev; the
 #                    compile leftovers of better-sqlite3 pruned (scripts/prune-native-build.sh)
-#   4. start node dist/src/main.js with NODE_ENV=production, a random JWT_SECRET, a temporary
+#   4. start node dist/server/main.mjs with NODE_ENV=production, a random JWT_SECRET, a temporary
 #      DATA_DIR and a free port; wait (60 s at most) for /health/ready; measure; SIGTERM -> exit 0
 #      (scripts/prod-smoke.mjs)
 # Prints the production node_modules size, the cold start, and the resident memory idle and after
@@ -43,14 +43,14 @@ cp "$work/build/package.json" "$work/build/package-lock.json" "$work/runtime/"
 cp -R "$work/build/dist" "$work/runtime/dist"
 (cd "$work/runtime" && npm ci --omit=dev --ignore-scripts=false --no-audit --no-fund)
 sh "$work/build/scripts/prune-native-build.sh" "$work/runtime/node_modules"
-for dev in typescript tsx eslint @types/node autocannon; do
+for dev in typescript tsx esbuild eslint @types/node autocannon; do
   if [ -e "$work/runtime/node_modules/$dev" ]; then
     echo "verify:prod: dev dependency $dev was installed with --omit=dev" >&2
     exit 1
   fi
 done
 
-step "start the compiled server (NODE_ENV=production) and measure"
+step "start the bundled server (NODE_ENV=production) and measure"
 node "$work/build/scripts/prod-smoke.mjs" "$work/runtime" "$work/data"
 printf 'production node_modules: %s (du -sh)\n' "$(du -sh "$work/runtime/node_modules" | cut -f1)"
 printf 'largest production packages:\n'

@@ -30,6 +30,7 @@ import { handleError } from './http/error-handler.js';
 import { API_VERSION, registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
+import { createLazySchemas, type LazySchemas } from './http/lazy-schemas.js';
 import { createValidatorCompiler } from './http/validators.js';
 import { createBackgroundTasks } from './mail/background-tasks.js';
 import { createMailer } from './mail/mailer.js';
@@ -67,6 +68,8 @@ export interface AppParts {
   app: FastifyInstance;
   users: UserService;
   health: HealthService;
+  /** Route schemas, compiled on first use (http/lazy-schemas.ts). */
+  schemas: LazySchemas;
 }
 
 export interface BuildOptions {
@@ -145,7 +148,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     mailer.close();
   });
 
-  app.setValidatorCompiler(createValidatorCompiler());
+  const schemas = createLazySchemas(createValidatorCompiler());
+  app.setValidatorCompiler(schemas.validatorCompiler);
+  app.setSerializerCompiler(schemas.serializerCompiler);
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('user', null);
@@ -211,7 +216,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(qrLoginRoutes({ qrLogin, auth }));
   await app.register(auditRoutes({ audit, auth }));
 
-  return { app, users, health };
+  return { app, users, health, schemas };
 }
 
 function isLoggerInstance(value: unknown): value is FastifyBaseLogger {

@@ -17,7 +17,12 @@ function makeAjv(options: Options): Ajv {
 }
 
 export function createValidatorCompiler(): FastifySchemaCompiler<FastifySchema> {
-  const strict = makeAjv({ coerceTypes: false });
-  const coercing = makeAjv({ coerceTypes: 'array' });
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+  // Made on first use: with every schema compiled lazily (http/lazy-schemas.ts), a process that
+  // only serves GETs never builds the strict one.
+  let strict: Ajv | undefined;
+  let coercing: Ajv | undefined;
+  return ({ schema, httpPart }) => {
+    const ajv = httpPart === 'body' ? (strict ??= makeAjv({ coerceTypes: false })) : (coercing ??= makeAjv({ coerceTypes: 'array' }));
+    return ajv.compile(schema as object);
+  };
 }

@@ -5,7 +5,8 @@
  * and is tens of times slower (bench/ measures both). The matrix still comes from `qrcode`.
  */
 import { crc32, deflateSync } from 'node:zlib';
-import QRCode from 'qrcode';
+// The encoder only: the package's entry also loads its renderers (and pngjs) for nothing.
+import { create as createQr } from 'qrcode/lib/core/qrcode.js';
 
 export type Ecc = 'L' | 'M' | 'Q' | 'H';
 
@@ -29,7 +30,7 @@ export interface RenderOptions {
 }
 
 export function encodeMatrix(data: string, ecc: Ecc = 'M'): QrMatrix {
-  const qr = QRCode.create(data, { errorCorrectionLevel: ecc });
+  const qr = createQr(data, { errorCorrectionLevel: ecc });
   return { size: qr.modules.size, modules: qr.modules.data };
 }
 

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import type { LazySchemas } from '../../src/http/lazy-schemas.js';
 import { type KeySet, resolveKeySet } from '../../src/auth/keys.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
@@ -19,6 +20,8 @@ export interface TestApp {
   app: FastifyInstance;
   store: Store;
   users: UserService;
+  /** Route schemas; compileAll() compiles those no request has used yet. */
+  schemas: LazySchemas;
   config: Config;
   /** The token keys the app signs and verifies with (generated in dataDir unless env says otherwise). */
   keys: KeySet;
@@ -44,12 +47,13 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env });
   const store = await openStore(config.database);
   const keys = resolveKeySet(config, { info: () => {}, warn: () => {} });
-  const { app, users } = await buildApp({ config, store, keys, logger: false });
+  const { app, users, schemas } = await buildApp({ config, store, keys, logger: false });
   await app.ready();
   return {
     app,
     store,
     users,
+    schemas,
     config,
     keys,
     dataDir,
