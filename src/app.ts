@@ -26,6 +26,7 @@ import { createTotpService } from './auth/totp-service.js';
 import type { Config } from './config.js';
 import { createHealthService, type HealthService } from './health/health-service.js';
 import { healthRoutes } from './health/health-routes.js';
+import { createAccessLog } from './http/access-log.js';
 import { handleError } from './http/error-handler.js';
 import { API_VERSION, registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -173,17 +174,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     done(null, payload);
   });
   // One log line per request (Fastify's default is two), with its id, status and time.
+  const accessLog = createAccessLog(app.log);
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        user: request.user?.id,
-      },
-      'request',
-    );
+    accessLog(request, reply);
     done();
   });
 

@@ -15,21 +15,33 @@ function target(name: string) {
   return { fd, read: () => readFileSync(file, 'utf8'), close: () => closeSync(fd) };
 }
 
-const turn = () => new Promise((resolve) => setTimeout(resolve, 20));
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('batched log destination', () => {
-  it('writes every pino line, in order, after the turn that logged them', async () => {
+  it('writes every pino line, in order, within flushMs', async () => {
     const out = target('order.log');
-    const log = pino({}, createBatchedDestination({ fd: out.fd }));
+    const log = pino({}, createBatchedDestination({ fd: out.fd, flushMs: 30, flushBytes: 1024 * 1024 }));
     for (let i = 0; i < 500; i++) log.info({ i }, 'line');
     assert.equal(out.read(), '', 'nothing is written synchronously');
-    await turn();
+    await wait(100);
     const lines = out.read().trim().split('\n').map((l) => JSON.parse(l) as { i: number; msg: string });
     assert.deepEqual(
       lines.map((l) => l.i),
       Array.from({ length: 500 }, (_, i) => i),
     );
     assert.ok(lines.every((l) => l.msg === 'line'));
+    out.close();
+  });
+
+  it('writes at once when flushBytes have gathered, without waiting for the timer', async () => {
+    const out = target('size.log');
+    const destination = createBatchedDestination({ fd: out.fd, flushBytes: 1000, flushMs: 60_000 });
+    const line = `${JSON.stringify({ msg: 'y'.repeat(200) })}\n`;
+    for (let i = 0; i < 6; i++) destination.write(line);
+    await wait(50);
+    assert.ok(out.read().length >= 1000, 'the full batch is written long before flushMs');
+    destination.flushSync();
+    assert.equal(out.read(), line.repeat(6));
     out.close();
   });
 
@@ -44,11 +56,11 @@ describe('batched log destination', () => {
 
   it('bounds what waits in memory: drops past the limit, counts them, and says so in the log', async () => {
     const out = target('bounded.log');
-    const destination = createBatchedDestination({ fd: out.fd, maxBufferedBytes: 1000 });
+    const destination = createBatchedDestination({ fd: out.fd, maxBufferedBytes: 1000, flushMs: 10 });
     const line = `${JSON.stringify({ msg: 'x'.repeat(80) })}\n`;
     for (let i = 0; i < 50; i++) destination.write(line);
     assert.ok(destination.dropped > 30, `dropped ${destination.dropped}`);
-    await turn();
+    await wait(80);
     const lines = out.read().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; dropped?: number });
     assert.equal(lines.filter((l) => l.dropped === undefined).length, 50 - destination.dropped);
     const report = lines.find((l) => l.dropped !== undefined);
