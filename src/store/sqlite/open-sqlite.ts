@@ -6,6 +6,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { Conflict, type Store, StoreUnavailable } from '../store.js';
 import { createSqlStore, type UserRow } from '../sql/sql-store.js';
 import type { Tables } from '../sql/tables.js';
+import { createUserRowCache } from './user-row-cache.js';
 
 /** The database cannot do the work right now (busy past busy_timeout, disk trouble): a 503. */
 const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY'];
@@ -24,6 +25,9 @@ function translateError(error: unknown): unknown {
   return error;
 }
 
+/** Statements that cannot write: everything else empties the user cache. */
+const READ_ONLY_RE = /^\s*select\s/i;
+
 /** Distinct SQL texts kept prepared; the service issues a few dozen. */
 const STATEMENT_CACHE_SIZE = 500;
 
@@ -33,7 +37,7 @@ const STATEMENT_CACHE_SIZE = 500;
  * runs one statement at a time on this connection and only calls all() / run() (never
  * iterate(), which would hold a statement busy).
  */
-function withStatementCache(database: Database.Database): Database.Database {
+function withStatementCache(database: Database.Database, beforeWrite: () => void): Database.Database {
   const cache = new Map<string, Database.Statement>();
   return new Proxy(database, {
     get(target, property, receiver) {
@@ -42,6 +46,8 @@ function withStatementCache(database: Database.Database): Database.Database {
         return typeof value === 'function' ? value.bind(target) : value;
       }
       return (sql: string) => {
+        // Kysely runs each statement right after preparing it, synchronously: this is before it runs.
+        if (!READ_ONLY_RE.test(sql)) beforeWrite();
         let statement = cache.get(sql);
         if (statement === undefined) {
           statement = target.prepare(sql);
@@ -94,19 +100,23 @@ export function openSqliteStore(file: string): Store {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const users = createUserRowCache(database);
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database, users.invalidate) }) });
   // Prepared on first use: the table exists only once the migrations have run.
   let userById: Database.Statement<[string], unknown[]> | undefined;
+  const loadUserRow = (id: string) => {
+    userById ??= database.prepare<[string], unknown[]>(USER_BY_ID_SQL).raw(true);
+    const values = userById.get(id);
+    return values === undefined ? undefined : userRowOf(values);
+  };
   return createSqlStore({
     dialect: 'sqlite',
     db,
     translateError,
     encodeDate: (date) => date.toISOString(),
     encodeBool: (value) => (value ? 1 : 0),
-    userRowById(id) {
-      userById ??= database.prepare<[string], unknown[]>(USER_BY_ID_SQL).raw(true);
-      const values = userById.get(id);
-      return values === undefined ? undefined : userRowOf(values);
-    },
+    // Outside Kysely's connection lock, so it may run between the statements of a transaction:
+    // the store's transactions (sessions, refresh tokens) never write users.
+    userRowById: (id) => users.get(id, () => loadUserRow(id)),
   });
 }

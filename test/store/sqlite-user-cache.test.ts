@@ -1,0 +1,76 @@
+/**
+ * The SQLite store keeps users' rows between lookups (store/sqlite/user-row-cache.ts). These
+ * tests change a cached user every way the service and its operators can, and require the very
+ * next lookup to see the change: a stale row would let a disabled or logged-out user in.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../src/store/sqlite/open-sqlite.js';
+import type { Store } from '../../src/store/store.js';
+import { aUser } from './contract.js';
+
+describe('SQLite user lookups stay current while cached', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'authqr-usercache-'));
+  const file = path.join(dir, 'app.db');
+  let store: Store;
+  /** A second connection, as the admin CLI or another server process would have. */
+  let other: Database.Database;
+
+  before(async () => {
+    store = openSqliteStore(file);
+    await store.migrate();
+    other = new Database(file);
+    other.pragma('busy_timeout = 5000');
+  });
+  after(async () => {
+    other.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function cachedUser() {
+    const user = await store.insertUser(aUser());
+    assert.equal((await store.findUserById(user.id))?.disabled, false);
+    assert.equal((await store.findUserById(user.id))?.disabled, false, 'a second lookup (from the cache)');
+    return user;
+  }
+
+  it('sees the service’s own writes at once: update, token version, failed logins, delete', async () => {
+    const user = await cachedUser();
+    await store.updateUser(user.id, { disabled: true, role: 'teacher' });
+    const updated = await store.findUserById(user.id);
+    assert.equal(updated?.disabled, true);
+    assert.equal(updated?.role, 'teacher');
+    const version = await store.bumpTokenVersion(user.id);
+    assert.equal((await store.findUserById(user.id))?.tokenVersion, version);
+    await store.incrementFailedLogins(user.id);
+    assert.equal((await store.findUserById(user.id))?.failedLogins, 1);
+    assert.equal(await store.deleteUser(user.id), true);
+    assert.equal(await store.findUserById(user.id), null);
+  });
+
+  it('sees another connection’s commits at once (the admin CLI, a second process)', async () => {
+    const user = await cachedUser();
+    other.prepare('update users set disabled = 1, token_version = token_version + 1 where id = ?').run(user.id);
+    const seen = await store.findUserById(user.id);
+    assert.equal(seen?.disabled, true);
+    assert.equal(seen?.tokenVersion, user.tokenVersion + 1);
+    other.prepare('delete from users where id = ?').run(user.id);
+    assert.equal(await store.findUserById(user.id), null);
+  });
+
+  it('hands out a fresh object each time: a caller changing its copy changes nothing else', async () => {
+    const user = await cachedUser();
+    const first = await store.findUserById(user.id);
+    assert.ok(first);
+    first.role = 'admin';
+    first.createdAt.setFullYear(1999);
+    const second = await store.findUserById(user.id);
+    assert.equal(second?.role, user.role);
+    assert.equal(second?.createdAt.toISOString(), user.createdAt.toISOString());
+  });
+});
