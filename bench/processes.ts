@@ -128,6 +128,12 @@ export async function waitFor200(target: Child, pathname: string, since = perfor
   throw new Error(`${target.name} did not answer 200 on ${pathname} within ${timeoutMs} ms:\n${target.stderr()}`);
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in ms (/proc, 10 ms ticks). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** VmRSS of a process, in MB. */
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -3,7 +3,7 @@ import { legacyPayload } from '../src/qr/payload.js';
 import { load } from './http.js';
 import { comparePng, compareSvg } from './micro.js';
 import { decodePngText } from './qr-check.js';
-import { againstBaseline, type BenchContext, CONNECTIONS, login, round, pairedRatio, row, times } from './scenarios.js';
+import { againstBaseline, type BenchContext, cpuNote, CONNECTIONS, login, round, pairedRatio, row, times } from './scenarios.js';
 
 /** Logs in the QR user and generates its code (the image endpoint serves generated codes only). */
 async function qrUser(ctx: BenchContext): Promise<{ id: string; token: string; payload: string } | null> {
@@ -55,7 +55,7 @@ export async function qrPng(ctx: BenchContext): Promise<void> {
   row(ctx, 'qr-png cached', http.cached.result, {
     vsBaseline: round(http.cached.ratio, 3),
     target: '≥ 0.80× baseline',
-    measured: pairedRatio(http.cached.ratio, http.cached.ratios),
+    measured: `${pairedRatio(http.cached.ratio, http.cached.ratios)}; ${cpuNote(http.cached)}`,
     pass: http.cached.ratio >= 0.8,
   });
   const ok = http.decoded.every((text) => text === user?.payload);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { load, type LoadOptions, type LoadResult } from './http.js';
 import { argon2HashTimes, argon2Throughput, median } from './micro.js';
-import { type Child, spawnService, waitFor200 } from './processes.js';
+import { type Child, cpuMs, spawnService, waitFor200 } from './processes.js';
 import type { Row } from './report.js';
 import { SEED_PASSWORD, type SeededDatabase } from './seed.js';
 
@@ -135,31 +135,57 @@ const PAIRED_ROUNDS = 3;
  * shared machine hits both alike, and the median of the rounds' ratios is the ratio (one run of
  * each, even back to back, drifted by ±15 % here). The result merges the service's rounds.
  */
-export async function againstBaseline(ctx: BenchContext, options: LoadOptions): Promise<{ result: LoadResult; ratio: number; ratios: number[] }> {
+export async function againstBaseline(ctx: BenchContext, options: LoadOptions): Promise<Paired> {
   const seconds = Math.max(2, ctx.seconds / 2);
   const baseline = { url: `${ctx.baseline.url}/users/${ctx.seed.id(ctx.meUser)}`, connections: CONNECTIONS };
   const results: LoadResult[] = [];
   const ratios: number[] = [];
+  const cpu = { service: [] as number[], baseline: [] as number[] };
+  /** One run, and the server's CPU time per answer during it (µs). */
+  const timed = async (pid: number, opts: LoadOptions) => {
+    const before = cpuMs(pid);
+    const r = await load(opts);
+    return { r, cpuUs: ((cpuMs(pid) - before) * 1000) / r.requests };
+  };
   for (let i = 0; i < PAIRED_ROUNDS; i++) {
     const warmupSeconds = i === 0 ? 1 : 0;
-    const b = await load({ ...baseline, seconds, warmupSeconds });
-    const r = await load({ ...options, seconds, warmupSeconds });
-    results.push(r);
-    ratios.push(r.rps / b.rps);
+    const b = await timed(ctx.baseline.pid, { ...baseline, seconds, warmupSeconds: 0 });
+    if (warmupSeconds > 0) await load({ ...options, seconds: warmupSeconds, warmupSeconds: 0 });
+    const s = await timed(ctx.service.pid, { ...options, seconds, warmupSeconds: 0 });
+    results.push(s.r);
+    ratios.push(s.r.rps / b.r.rps);
+    cpu.baseline.push(b.cpuUs);
+    cpu.service.push(s.cpuUs);
   }
-  return { result: results.reduce(merge), ratio: median(ratios), ratios };
+  return { result: results.reduce(merge), ratio: median(ratios), ratios, cpuUs: { service: median(cpu.service), baseline: median(cpu.baseline) } };
 }
+
+export interface Paired {
+  result: LoadResult;
+  /** Median of the rounds' req/s ratios (service ÷ baseline). */
+  ratio: number;
+  ratios: number[];
+  /**
+   * Server CPU time per answer (µs, median of the rounds), read from /proc: what each server
+   * itself spends, apart from the load generator that shares the machine's cores.
+   */
+  cpuUs: { service: number; baseline: number };
+}
+
+/** "CPU/answer 24.1 vs 20.3 µs": the service's and the baseline's own CPU time per answer. */
+export const cpuNote = (p: Paired) => `CPU/answer ${p.cpuUs.service.toFixed(1)} vs ${p.cpuUs.baseline.toFixed(1)} µs`;
 
 /** "0.81× (0.78 0.81 0.86)": the median ratio and each round's. */
 export const pairedRatio = (ratio: number, ratios: number[]) => `${times(ratio)} (${ratios.map((x) => x.toFixed(2)).join(' ')})`;
 
 export async function me(ctx: BenchContext): Promise<void> {
-  const { result: r, ratio, ratios } = await againstBaseline(ctx, meLoad(ctx));
+  const paired = await againstBaseline(ctx, meLoad(ctx));
+  const { result: r, ratio, ratios } = paired;
   ctx.meResult = r;
   row(ctx, 'me', r, {
     vsBaseline: round(ratio, 3),
     target: '≥ 0.80× baseline, p99 ≤ 10 ms',
-    measured: `${pairedRatio(ratio, ratios)}, p99 ${r.p99} ms`,
+    measured: `${pairedRatio(ratio, ratios)}, p99 ${r.p99} ms; ${cpuNote(paired)}`,
     pass: ratio >= 0.8 && r.p99 <= 10,
   });
 }
