@@ -44,7 +44,8 @@ export function createQrImages(limits = { maxEntries: 1000, maxBytes: 32 * 1024 
     render(payload, options, where) {
       const dark = hex(options.dark);
       const light = hex(options.light);
-      const key = JSON.stringify([payload, options.format, options.size, options.margin, options.ecc, dark, light]);
+      // The payload last: no other part can hold a '|' (enums, numbers, hex), so keys are unambiguous.
+      const key = `${options.format}|${options.size ?? ''}|${options.margin}|${options.ecc}|${dark ?? ''}|${light ?? ''}|${payload}`;
       const cached = cache.get(key);
       if (cached !== undefined) return cached;
 

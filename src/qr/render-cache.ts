@@ -16,32 +16,40 @@ export interface RenderCache {
 }
 
 export function createRenderCache(limits: { maxEntries: number; maxBytes: number }): RenderCache {
-  const entries = new Map<string, RenderedImage>();
+  /** `at`: the insertion clock when the entry was added or last moved to the young end. */
+  const entries = new Map<string, { image: RenderedImage; at: number }>();
   let bytes = 0;
+  let clock = 0;
   const weight = (image: RenderedImage) => image.body.length + 64;
+  // A hit moves its entry to the young end only when it has aged past the youngest quarter:
+  // moving (a Map delete and set) on every hit was a measurable part of serving a cached image.
+  // Eviction still takes the oldest; with maxEntries < 4 this is exact LRU.
+  const youngest = Math.floor(limits.maxEntries / 4);
 
   return {
     get(key) {
-      const image = entries.get(key);
-      if (image !== undefined) {
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      if (clock - entry.at > youngest) {
         entries.delete(key);
-        entries.set(key, image);
+        entry.at = ++clock;
+        entries.set(key, entry);
       }
-      return image;
+      return entry.image;
     },
     set(key, image) {
       if (weight(image) > limits.maxBytes) return;
       const old = entries.get(key);
       if (old !== undefined) {
         entries.delete(key);
-        bytes -= weight(old);
+        bytes -= weight(old.image);
       }
-      entries.set(key, image);
+      entries.set(key, { image, at: ++clock });
       bytes += weight(image);
       for (const [oldestKey, oldest] of entries) {
         if (entries.size <= limits.maxEntries && bytes <= limits.maxBytes) break;
         entries.delete(oldestKey);
-        bytes -= weight(oldest);
+        bytes -= weight(oldest.image);
       }
     },
     get size() {

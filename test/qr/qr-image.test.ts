@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createRenderCache } from '../../src/qr/render-cache.js';
 import { createQrImages } from '../../src/qr/qr-images.js';
 import { bearer, buildTestApp, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
 import { decodePng, decodeSvg } from '../helpers/qr-decode.js';
@@ -174,5 +175,28 @@ describe('the render cache', () => {
     const first = small.render('a0', options, 'body');
     for (let i = 1; i < 5; i++) small.render(`a${i}`, options, 'body');
     assert.notEqual(small.render('a0', options, 'body'), first, 'the oldest entry was evicted and drawn again');
+  });
+
+  it('evicts the least recently used: an old entry that is hit again stays', () => {
+    const cache = createRenderCache({ maxEntries: 8, maxBytes: 1024 * 1024 });
+    const image = (n: number) => ({ body: `image ${n}`, contentType: 'image/svg+xml', etag: `"${n}"` });
+    for (let i = 0; i < 8; i++) cache.set(`k${i}`, image(i));
+    assert.equal(cache.get('k0')?.etag, '"0"');
+    cache.set('k8', image(8));
+    cache.set('k9', image(9));
+    assert.equal(cache.size, 8);
+    assert.equal(cache.get('k0')?.etag, '"0"', 'hit before the inserts: kept');
+    assert.equal(cache.get('k1'), undefined, 'the least recently used went first');
+    assert.equal(cache.get('k2'), undefined);
+    assert.equal(cache.get('k3')?.etag, '"3"');
+  });
+
+  it('keeps images of different options apart, even for payloads holding the separator', () => {
+    const images = createQrImages();
+    const a = images.render('USER:1|EMAIL:a|ROLE:x', { format: 'svg', margin: 1, ecc: 'L' }, 'body');
+    const b = images.render('USER:1|EMAIL:a|ROLE:x', { format: 'svg', margin: 2, ecc: 'L' }, 'body');
+    const c = images.render('1|USER:1|EMAIL:a|ROLE:x', { format: 'svg', margin: 1, ecc: 'L' }, 'body');
+    assert.notEqual(a.etag, b.etag);
+    assert.notEqual(a.etag, c.etag);
   });
 });

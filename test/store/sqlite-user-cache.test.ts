@@ -1,7 +1,8 @@
 /**
  * The SQLite store keeps users' rows between lookups (store/sqlite/user-row-cache.ts). These
- * tests change a cached user every way the service and its operators can, and require the very
- * next lookup to see the change: a stale row would let a disabled or logged-out user in.
+ * tests change a cached user every way the service and its operators can and require the next
+ * lookup to see it (another process's commit: the next lookup of a later event-loop turn): a
+ * stale row would let a disabled or logged-out user in.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,9 @@ import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { aUser } from './contract.js';
+
+/** Lets the current event-loop turn end (the cache reads data_version once per turn). */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('SQLite user lookups stay current while cached', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authqr-usercache-'));
@@ -53,14 +57,28 @@ describe('SQLite user lookups stay current while cached', () => {
     assert.equal(await store.findUserById(user.id), null);
   });
 
-  it('sees another connection’s commits at once (the admin CLI, a second process)', async () => {
+  it('sees another connection’s commits from the next event-loop turn (the admin CLI, a second process)', async () => {
     const user = await cachedUser();
+    await nextTurn();
     other.prepare('update users set disabled = 1, token_version = token_version + 1 where id = ?').run(user.id);
+    await nextTurn();
     const seen = await store.findUserById(user.id);
     assert.equal(seen?.disabled, true);
     assert.equal(seen?.tokenVersion, user.tokenVersion + 1);
     other.prepare('delete from users where id = ?').run(user.id);
+    await nextTurn();
     assert.equal(await store.findUserById(user.id), null);
+  });
+
+  it('sees them across turns even when every turn has lookups', async () => {
+    const user = await cachedUser();
+    // A lookup in each of several turns; the commit lands between two of them.
+    for (let turn = 0; turn < 5; turn++) {
+      if (turn === 2) other.prepare('update users set role = ? where id = ?').run('teacher', user.id);
+      await nextTurn();
+      const role = (await store.findUserById(user.id))?.role;
+      assert.equal(role, turn < 2 ? user.role : 'teacher', `turn ${turn}`);
+    }
   });
 
   it('hands out a fresh object each time: a caller changing its copy changes nothing else', async () => {
