@@ -206,9 +206,11 @@ export async function meDuringLogin(ctx: BenchContext): Promise<void> {
 export async function loginScenario(ctx: BenchContext): Promise<void> {
   const ms = await hashMs(ctx);
   const ceiling = await loginCeiling(ctx);
-  // What the hardware does with nothing else running: the honest ceiling beside the formula's.
-  const parallel = await argon2Throughput(4);
-  ctx.rows.push({ scenario: 'argon2id 4 at a time (in-process)', rps: round(parallel, 1), measured: `${times(parallel / ceiling)} of cores÷hash` });
+  // What the hardware does with nothing else running, one hash per core at a time: the honest
+  // ceiling beside the formula's (memory-hard hashes slow each other down on shared caches).
+  const cores = os.availableParallelism();
+  const parallel = await argon2Throughput(cores);
+  ctx.rows.push({ scenario: `argon2id ${cores} at a time (in-process)`, rps: round(parallel, 1), measured: `${times(parallel / ceiling)} of cores÷hash` });
   const r = await load(loginLoad(ctx, ctx.seconds));
   // The host's speed drifts (shared machine): hash 20 more times after the run, for the notes,
   // so a reader can tell a slow service from a slow minute. The target uses the 20 before.
@@ -216,7 +218,7 @@ export async function loginScenario(ctx: BenchContext): Promise<void> {
   ctx.notes.push(`argon2id hash median (20 each): ${ms.toFixed(1)} ms before the login run, ${after.toFixed(1)} ms after`);
   row(ctx, 'login', r, {
     target: `≥ 0.90 × cores÷hash = ${(0.9 * ceiling).toFixed(0)}/s`,
-    measured: `${times(r.rps / ceiling)} of ${ceiling.toFixed(0)}/s (hash ${ms.toFixed(1)} ms)`,
+    measured: `${times(r.rps / ceiling)} of ${ceiling.toFixed(0)}/s (hash ${ms.toFixed(1)} ms); ${times(r.rps / parallel)} of ${cores} at a time`,
     pass: r.rps >= 0.9 * ceiling,
   });
 }
