@@ -26,9 +26,9 @@ async function main(): Promise<void> {
 
   // Readable lines on a terminal in development, JSON everywhere else (production, pipes, CI).
   const pretty = config.nodeEnv !== 'production' && process.stdout.isTTY === true;
-  // JSON lines go out asynchronously, a batch per event-loop turn (logging/batched-destination.ts).
-  // Flushed before every exit below.
-  const destination = pretty ? undefined : createBatchedDestination({ fd: 1 });
+  // JSON lines go out asynchronously, in batches (logging/batched-destination.ts). What is still
+  // gathered is written on every exit: the ones below, a failed start-up, an uncaught exception.
+  const destination = pretty ? undefined : createBatchedDestination({ fd: 1, flushOnExit: true });
   const log = pretty
     ? pino({
         level: config.logLevel,
@@ -36,14 +36,8 @@ async function main(): Promise<void> {
         transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } },
       })
     : pino({ level: config.logLevel, redact: REDACT_PATHS }, destination);
-  const exit = (code: number): never => {
-    try {
-      destination?.flushSync();
-    } catch {
-      // Nothing more can be done about a log that cannot be written.
-    }
-    process.exit(code);
-  };
+  // The destination writes the log's tail on exit (flushOnExit).
+  const exit = (code: number): never => process.exit(code);
 
   const keys = resolveKeySet(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
   const store = await openStore(config.database);

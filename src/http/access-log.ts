@@ -14,8 +14,8 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 
-/** Query parameters whose values never reach the log. */
-const SECRET_PARAM_RE = /([?&](?:token|code|password|secret|key|access_token|refresh_token)=)[^&#]*/gi;
+/** Query parameters whose values never reach the log: any name containing one of these words. */
+const SECRET_PARAM_RE = /([?&][^=&#]*(?:token|code|password|passwd|secret|key|signature)[^=&#]*=)[^&#]*/gi;
 
 export function loggedUrl(url: string): string {
   return url.includes('?') ? url.replace(SECRET_PARAM_RE, '$1[Redacted]') : url;

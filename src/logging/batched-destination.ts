@@ -10,7 +10,10 @@
  *
  * Bounded: when the reader of stdout stalls (a full pipe), at most `maxBufferedBytes` wait in
  * memory; lines beyond are dropped and counted, and a line saying how many were dropped is
- * written once the reader catches up. `flushSync()` writes what is left before the process exits.
+ * written once the reader catches up. `flushSync()` writes what is left before the process exits
+ * (with `flushOnExit`, on every exit, crashes included). A batch already handed to the thread pool
+ * when the process exits may land after that tail, or be cut short: the tail then starts on a new
+ * line, so a cut line is one broken line and the tail's lines stay whole.
  */
 import fs from 'node:fs';
 
@@ -33,6 +36,8 @@ export interface BatchedDestinationOptions {
   flushBytes?: number;
   /** …or this long after the first line waiting, whichever comes first. */
   flushMs?: number;
+  /** Write what is gathered when the process exits, however it exits (crashes included). */
+  flushOnExit?: boolean;
 }
 
 export function createBatchedDestination(options: BatchedDestinationOptions = {}): BatchedDestination {
@@ -90,7 +95,7 @@ export function createBatchedDestination(options: BatchedDestinationOptions = {}
     });
   }
 
-  return {
+  const destination: BatchedDestination = {
     write(line) {
       if (gathered.length + (unwritten?.length ?? 0) > maxBuffered) {
         dropped++;
@@ -102,8 +107,8 @@ export function createBatchedDestination(options: BatchedDestinationOptions = {}
       return true;
     },
     flushSync() {
-      // A write in flight is the kernel's now (or failed): only what is not handed over yet remains.
-      const rest = [...(unwritten !== null && !writing ? [unwritten] : []), Buffer.from(gathered)];
+      // A write in flight belongs to the thread pool now: only what is not handed over remains.
+      const rest = [...(unwritten !== null && !writing ? [unwritten] : []), Buffer.from(`${writing ? '\n' : ''}${gathered}`)];
       unwritten = null;
       gathered = '';
       // A reader that never reads must not hold the exit forever.
@@ -122,4 +127,6 @@ export function createBatchedDestination(options: BatchedDestinationOptions = {}
       return dropped;
     },
   };
+  if (options.flushOnExit === true) process.once('exit', () => destination.flushSync());
+  return destination;
 }

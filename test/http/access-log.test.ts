@@ -46,5 +46,9 @@ describe('the access log line', () => {
     assert.equal(loggedUrl('/users?limit=5'), '/users?limit=5');
     assert.equal(loggedUrl('/verify?token=abc.def&next=/x'), '/verify?token=[Redacted]&next=/x');
     assert.equal(loggedUrl('/x?a=1&Password=hunter2&code=123456'), '/x?a=1&Password=[Redacted]&code=[Redacted]');
+    assert.equal(
+      loggedUrl('/x?mfa_token=1&api_key=2&reset_token=3&cursor=abc'),
+      '/x?mfa_token=[Redacted]&api_key=[Redacted]&reset_token=[Redacted]&cursor=abc',
+    );
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -43,6 +44,25 @@ describe('batched log destination', () => {
     destination.flushSync();
     assert.equal(out.read(), line.repeat(6));
     out.close();
+  });
+
+  it('with flushOnExit, writes what is gathered even when the process crashes right after logging', () => {
+    const script = path.join(dir, 'crash.mts');
+    const module = new URL('../../src/logging/batched-destination.ts', import.meta.url).href;
+    writeFileSync(
+      script,
+      [
+        `const { createBatchedDestination } = await import(${JSON.stringify(module)});`,
+        "const destination = createBatchedDestination({ fd: 1, flushOnExit: process.argv[2] === 'yes' });",
+        'destination.write(\'{"msg":"the last line before the crash"}\\n\');',
+        "throw new Error('crash');",
+      ].join('\n'),
+    );
+    const run = (flushOnExit: string) => spawnSync(process.execPath, ['--import', 'tsx', script, flushOnExit], { encoding: 'utf8' });
+    const flushed = run('yes');
+    assert.notEqual(flushed.status, 0);
+    assert.match(flushed.stdout, /the last line before the crash/);
+    assert.equal(run('no').stdout, '', 'without it the line is lost: the test can tell');
   });
 
   it('flushSync writes what is still gathered (before process.exit)', () => {

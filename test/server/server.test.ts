@@ -115,4 +115,14 @@ describe('start-up refusals', () => {
     assert.notEqual(await server.exited, 0);
     assert.match(server.stderr(), /JWT_SECRET must be at least 32 bytes/);
   });
+
+  it('still writes the log lines gathered before a failed start (the batched log is flushed on exit)', async () => {
+    // The signing key is generated (and logged) before the store opens; the store cannot open
+    // (its folder would be inside a file: the node binary).
+    const server = await startServer({ DATABASE_URL: `sqlite:${process.execPath}/app.db` });
+    assert.notEqual(await server.exited, 0);
+    assert.match(server.stderr(), /Failed to start/);
+    const lines = server.stdout().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string });
+    assert.ok(lines.some((l) => /generated an Ed25519 signing key/.test(l.msg ?? '')), server.stdout());
+  });
 });
