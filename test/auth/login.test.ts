@@ -187,31 +187,40 @@ describe('users imported from the old service (bcrypt hashes)', () => {
   });
 });
 
-describe('password hashing runs off the event loop (defect 5)', () => {
-  it('lets the event loop turn while a hash is computed', async () => {
-    const hasher = createPasswordHasher();
+/**
+ * Runs `work` and says whether the event loop turned (a setImmediate ran) before it settled. A
+ * synchronous hash (the old service's bcrypt) settles before the loop can turn, every time. One
+ * done off the loop lets it turn, unless this process was descheduled for the whole hash (seen
+ * under CI load with a 10 ms argon2 hash): up to three tries tell the two apart.
+ */
+async function loopTurnsDuring<T>(work: () => Promise<T>): Promise<{ turned: boolean; result: T }> {
+  let last: { turned: boolean; result: T } | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
     let loopTurned = false;
-    const hashed = hasher.hash('a password of some length').then((h) => ({ h, loopTurnedFirst: loopTurned }));
+    const settled = work().then((result) => ({ result, turned: loopTurned }));
     setImmediate(() => {
       loopTurned = true;
     });
-    const { h, loopTurnedFirst } = await hashed;
-    // A synchronous hash (the old service's bcrypt) would finish before the loop could turn.
-    assert.equal(loopTurnedFirst, true);
-    assert.ok(h.startsWith('$argon2id$'));
+    last = await settled;
+    if (last.turned) return last;
+  }
+  return last as { turned: boolean; result: T };
+}
+
+describe('password hashing runs off the event loop (defect 5)', () => {
+  it('lets the event loop turn while a hash is computed', async () => {
+    const hasher = createPasswordHasher();
+    const { turned, result } = await loopTurnsDuring(() => hasher.hash('a password of some length'));
+    assert.equal(turned, true);
+    assert.ok(result.startsWith('$argon2id$'));
   });
 
   it('lets the event loop turn while a legacy bcrypt hash is verified', async () => {
     const hasher = createPasswordHasher();
-    let loopTurned = false;
-    const checked = hasher
-      .verify('$2b$12$ru0CY/uMRfPgiKR16ytrGOeFR/MJbn9LykWuiu5/9/7D8FnaRG69m', 'alice-pass-01')
-      .then((c) => ({ c, loopTurnedFirst: loopTurned }));
-    setImmediate(() => {
-      loopTurned = true;
-    });
-    const { c, loopTurnedFirst } = await checked;
-    assert.equal(loopTurnedFirst, true);
-    assert.deepEqual(c, { ok: true, needsRehash: true });
+    const { turned, result } = await loopTurnsDuring(() =>
+      hasher.verify('$2b$12$ru0CY/uMRfPgiKR16ytrGOeFR/MJbn9LykWuiu5/9/7D8FnaRG69m', 'alice-pass-01'),
+    );
+    assert.equal(turned, true);
+    assert.deepEqual(result, { ok: true, needsRehash: true });
   });
 });
