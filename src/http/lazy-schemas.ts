@@ -23,41 +23,39 @@ export interface LazySchemas {
 export function createLazySchemas(compileValidator: FastifySchemaCompiler<FastifySchema>): LazySchemas {
   const pending = new Set<() => void>();
 
-  function lazy<F extends (data: never) => unknown>(compile: () => F, call: (compiled: F, data: unknown) => unknown) {
+  /** A getter that compiles on its first call (or in compileAll) and then returns the same function. */
+  function once<F>(compile: () => F): () => F {
     let compiled: F | undefined;
-    const ensure = () => {
-      pending.delete(ensure);
-      compiled ??= compile();
+    const get = () => {
+      if (compiled === undefined) {
+        compiled = compile();
+        pending.delete(get);
+      }
       return compiled;
     };
-    pending.add(ensure);
-    return { ensure, call: (data: unknown) => call(ensure(), data) };
+    pending.add(get);
+    return get;
   }
 
   return {
     validatorCompiler(route) {
-      const { call } = lazy(
-        () => compileValidator(route),
-        (validate: Validate, data) => {
-          const result = validate(data);
-          // Fastify reads the errors of a failed validation from the function it was given.
-          wrapper.errors = validate.errors;
-          return result;
-        },
-      );
-      const wrapper = ((data: unknown) => call(data)) as Validate;
+      const validator = once(() => compileValidator(route));
+      const wrapper = ((data: unknown) => {
+        const validate = validator();
+        const result = validate(data);
+        // Fastify reads the errors of a failed validation from the function it was given.
+        wrapper.errors = validate.errors;
+        return result;
+      }) as Validate;
       return wrapper;
     },
     serializerCompiler(route) {
-      const { call } = lazy(
-        () => fastJsonStringify(route.schema as Parameters<typeof fastJsonStringify>[0]),
-        (stringify, data) => stringify(data as never),
-      );
-      return (data: unknown) => call(data) as string;
+      const serializer = once(() => fastJsonStringify(route.schema as Parameters<typeof fastJsonStringify>[0]));
+      return (data: unknown) => serializer()(data as never);
     },
     compileAll() {
       const all = [...pending];
-      for (const ensure of all) ensure();
+      for (const get of all) get();
       return all.length;
     },
   };
