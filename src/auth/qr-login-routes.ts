@@ -71,8 +71,7 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
           response: { 200: StartResponseSchema, ...errorResponses(429) },
         },
       },
-      async (request, reply) => {
-        reply.header('cache-control', 'no-store');
+      async (request) => {
         return qrLogin.start(requestContext(request));
       },
     );
@@ -92,12 +91,11 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
           response: { 200: PollResponseSchema, ...errorResponses(401, 403, 404, 422, 429) },
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const secret = request.headers[QR_LOGIN_SECRET_HEADER];
         if (typeof secret !== 'string' || secret === '' || secret.length > 256) {
           throw new AppError(401, 'QR_LOGIN_SECRET_REQUIRED', `Send the secret from start in the ${QR_LOGIN_SECRET_HEADER} header`);
         }
-        reply.header('cache-control', 'no-store');
         return qrLogin.poll(request.params.id, secret, requestContext(request));
       },
     );

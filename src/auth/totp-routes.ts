@@ -39,9 +39,8 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
           response: { 200: TotpSetupResponseSchema, ...errorResponses(401, 403, 409, 422, 429) },
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const enrolment = await totp.setup(currentUser(request), request.body.password, requestContext(request));
-        reply.header('cache-control', 'no-store');
         return {
           secret: enrolment.secret,
           otpauth_url: enrolment.otpauthUrl,
@@ -66,9 +65,8 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
           response: { 200: RecoveryCodesResponseSchema, ...errorResponses(401, 403, 409, 422) },
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const codes = await totp.confirm(currentUser(request), request.body.code, requestContext(request));
-        reply.header('cache-control', 'no-store');
         return { recovery_codes: codes };
       },
     );
@@ -126,9 +124,8 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
           response: { 200: RecoveryCodesResponseSchema, ...errorResponses(401, 403, 409, 422, 429) },
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const codes = await totp.regenerateRecoveryCodes(currentUser(request), request.body.code, requestContext(request));
-        reply.header('cache-control', 'no-store');
         return { recovery_codes: codes };
       },
     );
