@@ -8,6 +8,7 @@ import { inflateSync } from 'node:zlib';
 import type * as JpegModule from 'jpeg-js';
 import type { PNG as PngClass } from 'pngjs';
 import { AppError } from '../errors.js';
+import { PNG_SIGNATURE } from './render-png.js';
 
 /** Largest upload, in bytes. */
 export const SCAN_MAX_BYTES = 5 * 1024 * 1024;
@@ -48,8 +49,6 @@ interface Pixels {
   /** RGBA, 4 bytes a pixel. */
   rgba: Uint8ClampedArray;
 }
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 export const scanErrors = {
   unsupportedType: () =>

@@ -39,9 +39,10 @@ export function imageSide(matrix: QrMatrix, options: RenderOptions): number {
   return options.size ?? (matrix.size + 2 * options.margin) * (options.scale ?? 10);
 }
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC-32 of type and data. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'ascii');
@@ -90,10 +91,10 @@ export function renderPng(matrix: QrMatrix, options: RenderOptions): Buffer {
   header.writeUInt32BE(side, 4);
   header[8] = 1; // bit depth
   header[9] = palette ? 3 : 0; // colour type: palette, or greyscale
-  const chunks = [PNG_SIGNATURE, chunk('IHDR', header)];
+  const chunks = [PNG_SIGNATURE, pngChunk('IHDR', header)];
   if (palette) {
-    chunks.push(chunk('PLTE', Buffer.from(`${options.dark ?? '000000'}${options.light ?? 'ffffff'}`, 'hex')));
+    chunks.push(pngChunk('PLTE', Buffer.from(`${options.dark ?? '000000'}${options.light ?? 'ffffff'}`, 'hex')));
   }
-  chunks.push(chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0)));
+  chunks.push(pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0)));
   return Buffer.concat(chunks);
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { encodeMatrix, renderPng } from '../../src/qr/render-png.js';
+import { encodeMatrix, PNG_SIGNATURE, pngChunk, renderPng } from '../../src/qr/render-png.js';
 import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
 
 type Session = Awaited<ReturnType<typeof signUp>>;
@@ -38,15 +38,6 @@ function sideBySide(a: Rgba, b: Rgba): Rgba {
   return { width, height, data };
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'ascii');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
 /** A well-formed PNG that claims `width` × `height` RGBA pixels and holds `inflated` bytes of zeros. */
 function bombPng(width: number, height: number, options: { interlaced?: boolean; inflated?: number } = {}): Buffer {
   const header = Buffer.alloc(13);
@@ -56,7 +47,7 @@ function bombPng(width: number, height: number, options: { interlaced?: boolean;
   header[9] = 6;
   header[12] = options.interlaced ? 1 : 0;
   return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    PNG_SIGNATURE,
     pngChunk('IHDR', header),
     pngChunk('IDAT', deflateSync(Buffer.alloc(options.inflated ?? 64 * 1024))),
     pngChunk('IEND', Buffer.alloc(0)),
