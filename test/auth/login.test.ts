@@ -8,7 +8,7 @@ import { createPasswordHasher } from '../../src/auth/passwords.js';
 import type { Role } from '../../src/store/store.js';
 import { bearer, buildTestApp, newUserBody, register, type TestApp } from '../helpers/app.js';
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures');
+const FIXTURES = fileURLToPath(new URL('../fixtures/legacy', import.meta.url));
 
 interface LegacyDoc {
   _id: { $oid: string };

@@ -10,9 +10,9 @@ import { openSqliteStore } from '../../src/store/sqlite/open-sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { decodeDate, type ImportProgress, importLegacyUsers, parseLegacyRecord } from '../../src/users/legacy-import.js';
 
-// CI runs in a clone with shared/ beside it, so the fixtures are found from this file, not the cwd.
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const fixtures = path.resolve(repoRoot, '../shared/fixtures');
+// The old service's export, carried by the repository (test/fixtures/legacy/README.md); found
+// from this file, not the cwd.
+const fixtures = fileURLToPath(new URL('../fixtures/legacy', import.meta.url));
 const legacyDump = path.join(fixtures, 'legacy-users.jsonl');
 
 interface LegacyDoc {
