@@ -14,6 +14,7 @@ import { createEmailVerificationService } from './auth/email-verification-servic
 import { createPasswordHasher } from './auth/passwords.js';
 import type { KeySet } from './auth/keys.js';
 import { createLoginFlow } from './auth/login-flow.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
 import { createQrLoginService } from './auth/qr-login.js';
 import { qrLoginRoutes } from './auth/qr-login-routes.js';
 import { passwordRoutes } from './auth/password-routes.js';
@@ -80,6 +81,8 @@ export interface BuildOptions {
   keys: KeySet;
   /** A pino logger, or Fastify logger options; false for silence (tests). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;
+  /** The time the login locks count in (tests move it instead of sleeping); the system clock by default. */
+  clock?: () => Date;
 }
 
 export async function buildApp(options: BuildOptions): Promise<AppParts> {
@@ -88,7 +91,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   const app = Fastify({
     ...(isLoggerInstance(loggerOption) ? { loggerInstance: loggerOption } : { logger: loggerOption }),
     bodyLimit: BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
     connectionTimeout: config.http.connectionTimeoutMs,
@@ -114,8 +117,16 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
   });
-  const sessions = createSessionService({ store, tokens, audit, refreshTtlSeconds: config.jwt.refreshTokenTtlSeconds });
-  const users = createUserService({ store, passwords, audit, sessions, rules: passwordRules });
+  const sessions = createSessionService({
+    store,
+    tokens,
+    audit,
+    refreshTtlSeconds: config.jwt.refreshTokenTtlSeconds,
+    accessTtlSeconds: config.jwt.accessTokenTtlSeconds,
+  });
+  // One count of attempts at a secret for every route that checks one (logins, 2FA, re-authentication).
+  const throttle = createLoginThrottle({ store, audit, now: options.clock });
+  const users = createUserService({ store, passwords, audit, sessions, throttle, rules: passwordRules });
   const login = createLoginFlow({ store, sessions, audit });
   const auth = createAuthenticator(tokens, users);
   const qr = createQrService({
@@ -126,7 +137,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badgeTtlSeconds: config.qr.badgeTtlDays * 24 * 3600,
   });
   const badges = createBadgeVerifier({ verifying: keys.verifying, users });
-  const qrLogin = createQrLoginService({ store, users, login, audit, publicUrl: config.mail.publicUrl });
+  const qrLogin = createQrLoginService({ store, users, sessions, login, audit, publicUrl: config.mail.publicUrl });
   // Its own renderer with no cache: the otpauth:// URI holds the secret, which must not linger in memory.
   const totp = createTotpService({
     store,
@@ -135,13 +146,14 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     audit,
     images: createQrImages({ maxEntries: 0, maxBytes: 0 }),
     issuer: config.totp.issuer,
+    throttle,
   });
   const health = createHealthService(store, config.dbTimeoutMs);
   // SMTP when SMTP_URL is set, else the development outbox (log + GET /admin/outbox).
   const { mailer, outbox } = createMailer(config, app.log);
   const background = createBackgroundTasks(app.log);
   const mailDeps = { store, audit, mailer, background, publicUrl: config.mail.publicUrl };
-  const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, rules: passwordRules });
+  const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, throttle, rules: passwordRules });
   const emailVerification = createEmailVerificationService(mailDeps);
   // Mails promised before shutdown are still sent, then the SMTP connection closes.
   app.addHook('onClose', async () => {
@@ -183,7 +195,14 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   if (metrics !== null) (await import('./metrics/metrics-hooks.js')).registerMetrics(app, metrics, config.metrics);
   await registerSecurityHeaders(app, { corsOrigins: config.corsOrigins });
   // Before any route: the limits attach to routes (by URL) as they are added.
-  await registerRateLimits(app, { limits: config.rateLimits, redisUrl: config.redisUrl });
+  await registerRateLimits(app, {
+    limits: config.rateLimits,
+    redisUrl: config.redisUrl,
+    subjects: {
+      account: async (login) => throttle.subjectOf(await users.findByLogin(login), login),
+      mfaUser: (mfaToken) => totp.challengeUserOf(mfaToken),
+    },
+  });
   await registerOpenApi(app);
 
   app.get(
@@ -210,6 +229,17 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(auditRoutes({ audit, auth }));
 
   return { app, users, health, schemas };
+}
+
+/**
+ * Fastify's trustProxy for TRUST_PROXY. A hop count becomes "the N addresses nearest to us are
+ * proxies" (Fastify itself now refuses plain numbers: a count cannot tell the proxy from a client
+ * that connects directly, so it holds only where the proxies are the one way in, as on Render;
+ * docs/deploy.md says so). Addresses and CIDRs go to Fastify as they are.
+ */
+function trustProxyOption(trust: Config['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof trust !== 'number') return trust;
+  return (_address: string, hop: number) => hop < trust;
 }
 
 function isLoggerInstance(value: unknown): value is FastifyBaseLogger {

@@ -3,6 +3,7 @@
  * Everything is validated at start-up, with one message per problem, and frozen.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 
@@ -16,8 +17,12 @@ export interface Config {
   host: string;
   port: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Trust X-Forwarded-* from a proxy in front (Render, a load balancer). */
-  trustProxy: boolean;
+  /**
+   * Which X-Forwarded-For entries to believe (Fastify's trustProxy): false (none, the default),
+   * a number of proxy hops in front, or the proxies' addresses and CIDRs. Never "all": the left
+   * end of X-Forwarded-For is whatever the client wrote.
+   */
+  trustProxy: boolean | number | string[];
   /** HTTP server timeouts for running behind a proxy or load balancer; 0 turns one off. */
   http: {
     /** Idle keep-alive connections close after this: longer than the proxy's own idle timeout. */
@@ -67,6 +72,12 @@ export interface Config {
     /** Reset requests naming one email, from anywhere (each one sends a mail). */
     passwordResetPerEmail: RateLimit;
     mfaVerifyPerIp: RateLimit;
+    /** POST /auth/2fa/verify, per user the mfa_token belongs to. */
+    mfaVerifyPerUser: RateLimit;
+    /** Routes where a signed-in user types a password or a code again (password change, TOTP setup/confirm/disable, recovery codes). */
+    reauthPerUser: RateLimit;
+    /** POST /auth/verify-email/request, per user (each one sends a mail). */
+    verifyEmailPerUser: RateLimit;
     /** POST /qr/encode, per authenticated user. */
     qrEncodePerUser: RateLimit;
     /** POST /qr/verify (public, for door scanners), per IP. */
@@ -159,8 +170,10 @@ export function loadConfig(env: Env = readEnvironment()): Config {
   const database = parseDatabase(get, int, problems, dataDir);
 
   const secret = get('JWT_SECRET') ?? null;
-  if (secret !== null && Buffer.byteLength(secret, 'utf8') < 32) {
-    problems.push('JWT_SECRET must be at least 32 bytes (generate one: openssl rand -base64 48)');
+  if (secret !== null) {
+    // Never echo the value: it may be a real secret that is merely too short.
+    const weakness = secretWeakness(secret);
+    if (weakness !== null) problems.push(`JWT_SECRET ${weakness} (generate one: openssl rand -base64 48)`);
   }
   let signingKeys = get('JWT_SIGNING_KEYS') ?? null;
   const keysFile = get('JWT_SIGNING_KEYS_FILE');
@@ -207,7 +220,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     host: get('HOST') ?? '0.0.0.0',
     port: int('PORT', 8000, 0, 65535),
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
-    trustProxy: bool('TRUST_PROXY', false),
+    trustProxy: parseTrustProxy(get('TRUST_PROXY'), nodeEnv, problems),
     http: {
       keepAliveTimeoutMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 3_600_000),
       requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 60_000, 0, 3_600_000),
@@ -238,6 +251,9 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       passwordResetPerIp: { max: int('RATE_LIMIT_RESET_PER_IP', 30, 1, 10_000_000), timeWindowMs: MINUTE },
       passwordResetPerEmail: { max: int('RATE_LIMIT_RESET_PER_EMAIL', 5, 1, 10_000_000), timeWindowMs: HOUR },
       mfaVerifyPerIp: { max: int('RATE_LIMIT_MFA_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      mfaVerifyPerUser: { max: int('RATE_LIMIT_MFA_PER_USER', 10, 1, 10_000_000), timeWindowMs: MINUTE },
+      reauthPerUser: { max: int('RATE_LIMIT_REAUTH_PER_USER', 10, 1, 10_000_000), timeWindowMs: MINUTE },
+      verifyEmailPerUser: { max: int('RATE_LIMIT_VERIFY_EMAIL_PER_USER', 5, 1, 10_000_000), timeWindowMs: HOUR },
       qrEncodePerUser: { max: int('QR_ENCODE_RATE_LIMIT', 120, 1, 10_000_000), timeWindowMs: MINUTE },
       qrVerifyPerIp: { max: int('RATE_LIMIT_QR_VERIFY_PER_IP', 600, 1, 10_000_000), timeWindowMs: MINUTE },
       qrScanPerUser: { max: int('RATE_LIMIT_QR_SCAN_PER_USER', 60, 1, 10_000_000), timeWindowMs: MINUTE },
@@ -285,6 +301,99 @@ function parseDatabase(
   }
   problems.push('DATABASE_URL must start with sqlite:, postgres://, postgresql://, mongodb:// or mongodb+srv://');
   return { kind: 'sqlite', file: path.join(dataDir, 'app.db') };
+}
+
+/**
+ * TRUST_PROXY: unset/false, a hop count, or a comma list of proxy addresses and CIDRs (or
+ * proxy-addr's names loopback, linklocal, uniquelocal). `true` would take the left-most
+ * X-Forwarded-For entry, which the client writes itself: refused in production, where every per-IP
+ * limit, session and audit entry would then carry an address of the attacker's choosing.
+ */
+function parseTrustProxy(raw: string | undefined, nodeEnv: Config['nodeEnv'], problems: string[]): Config['trustProxy'] {
+  if (raw === undefined || /^(false|0|no|off)$/i.test(raw)) return false;
+  if (/^(true|yes|on)$/i.test(raw)) {
+    if (nodeEnv === 'production') {
+      problems.push(
+        'TRUST_PROXY=true believes any X-Forwarded-For a client writes. Set the number of proxies in front ' +
+          '(TRUST_PROXY=1 behind one load balancer; on Render, TRUST_PROXY=2: Cloudflare, then Render\'s proxy) ' +
+          'or their addresses/CIDRs (TRUST_PROXY=10.0.0.0/8)',
+      );
+    }
+    return true;
+  }
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 10) problems.push(`TRUST_PROXY must be a hop count from 1 to 10 (got "${raw}")`);
+    return hops;
+  }
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const bad = entries.filter((e) => !isProxyAddress(e));
+  if (bad.length > 0 || entries.length === 0) {
+    problems.push(
+      `TRUST_PROXY must be false, a hop count, or a comma list of IP addresses, CIDRs, loopback, linklocal or ` +
+        `uniquelocal (not understood: ${bad.join(', ') || raw})`,
+    );
+  }
+  return entries;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, bits, extra] = entry.split('/');
+  if (extra !== undefined || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n >= 0 && n <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Placeholder values that the old service and countless tutorials ship: anyone can read them, so
+ * anyone could sign an admin token with them. Compared without case and punctuation.
+ */
+const KNOWN_PLACEHOLDERS = [
+  'your-secret-key-change-in-production',
+  'your-secret-key',
+  'your-256-bit-secret',
+  'change-me',
+  'changeme',
+  'change-this-secret',
+  'secret',
+  'supersecret',
+  'super-secret-key',
+  'my-secret-key',
+  'jwt-secret',
+  'secret-key',
+  'default-secret',
+  'please-change-me',
+].map((p) => p.replace(/[^a-z0-9]/g, ''));
+
+/** Words a random secret does not contain; a secret that does was written by a person. */
+const PLACEHOLDER_WORDS = /(secret|change|replace|example|placeholder|password|default|your|insecure|dummy|sample|todo)/i;
+
+/**
+ * Why a shared signing secret is unfit, or null. At least 32 bytes; not a known placeholder; not
+ * made of words a person types; and about as varied as random text: at least 10 distinct
+ * characters and 128 bits by its own character frequencies (a base64 secret from
+ * `openssl rand -base64 48` has some 350).
+ */
+export function secretWeakness(secret: string): string | null {
+  const bytes = Buffer.byteLength(secret, 'utf8');
+  if (bytes < 32) return `must be at least 32 bytes (it has ${bytes})`;
+  const squashed = secret.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (KNOWN_PLACEHOLDERS.includes(squashed)) return 'is a published placeholder value, not a secret';
+  if (PLACEHOLDER_WORDS.test(secret)) return 'reads like a placeholder (it contains a word such as "secret" or "change")';
+  const counts = new Map<string, number>();
+  for (const char of secret) counts.set(char, (counts.get(char) ?? 0) + 1);
+  const length = [...secret].length;
+  let bitsPerChar = 0;
+  for (const n of counts.values()) bitsPerChar -= (n / length) * Math.log2(n / length);
+  if (counts.size < 10 || bitsPerChar * length < 128) return 'has too little entropy (too few different characters)';
+  const codes = [...secret].map((c) => c.codePointAt(0) as number);
+  const steps = codes.slice(1).filter((code, i) => Math.abs(code - (codes[i] as number)) === 1).length;
+  if (steps > length / 2) return 'has too little entropy (it runs through the alphabet or the keyboard)';
+  return null;
 }
 
 function parseRedisUrl(url: string | undefined, problems: string[]): string | null {

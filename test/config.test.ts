@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,20 +110,56 @@ describe('loadConfig', () => {
   });
 
   it('refuses a JWT_SECRET shorter than 32 bytes, counting bytes rather than characters', () => {
-    refuses({ JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET');
-    // 16 characters of 2 bytes each: 32 bytes, accepted; 15 of them plus one ASCII byte: 31 bytes.
-    refuses({ JWT_SECRET: `${'é'.repeat(15)}a` }, 'JWT_SECRET');
-    assert.equal(loadConfig({ DATA_DIR: tmp, JWT_SECRET: 'é'.repeat(16) }).jwt.secret, 'é'.repeat(16));
-    assert.equal(loadConfig({ DATA_DIR: tmp, JWT_SECRET: 'x'.repeat(32) }).jwt.secret, 'x'.repeat(32));
+    const random = randomBytes(24).toString('base64'); // 32 characters
+    refuses({ JWT_SECRET: random.slice(1) }, 'JWT_SECRET');
+    assert.equal(loadConfig({ DATA_DIR: tmp, JWT_SECRET: random }).jwt.secret, random);
+    // Two bytes a character: 16 of them are 32 bytes (accepted if varied enough), 15 plus one ASCII byte 31.
+    const accented = 'éèêëàâäîïôöùûüçñ';
+    refuses({ JWT_SECRET: `${accented.slice(1)}a` }, 'must be at least 32 bytes (it has 31)');
+    assert.equal(loadConfig({ DATA_DIR: tmp, JWT_SECRET: accented.repeat(3) }).jwt.secret, accented.repeat(3));
+  });
+
+  it('reads TRUST_PROXY as a hop count or proxy addresses, and refuses "true" in production', () => {
+    const trust = (value: string, env: Record<string, string> = {}) =>
+      loadConfig({ DATA_DIR: tmp, TRUST_PROXY: value, ...env }).trustProxy;
+    assert.equal(trust('false'), false);
+    assert.equal(trust('2'), 2);
+    assert.deepEqual(trust('10.0.0.0/8, 192.168.1.5,loopback, ::1'), ['10.0.0.0/8', '192.168.1.5', 'loopback', '::1']);
+    assert.equal(trust('true'), true, 'allowed outside production');
+    const error = refuses({ NODE_ENV: 'production', JWT_SECRET: randomBytes(48).toString('base64'), TRUST_PROXY: 'true' }, 'TRUST_PROXY');
+    assert.match(error.message, /Render, TRUST_PROXY=2/, 'says what to set instead');
+    refuses({ TRUST_PROXY: '11' }, 'TRUST_PROXY');
+    refuses({ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY');
+    refuses({ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY');
+  });
+
+  // The old service's repository shipped this value: migrating users paste it.
+  it('refuses published placeholder and low-entropy secrets without echoing them', () => {
+    for (const placeholder of [
+      'your-secret-key-change-in-production',
+      'YOUR_SECRET_KEY_CHANGE_IN_PRODUCTION',
+      'my-super-secret-jwt-key-please-change-it-123',
+      'x'.repeat(48),
+      'abcdefghijklmnopqrstuvwxyz0123456789',
+      'aaaabbbbccccddddeeeeffffgggghhhh',
+    ]) {
+      for (const env of [{}, { NODE_ENV: 'production' }] as Record<string, string>[]) {
+        const error = refuses({ ...env, JWT_SECRET: placeholder }, 'JWT_SECRET');
+        assert.ok(!error.message.includes(placeholder), 'the value is never echoed');
+      }
+    }
+    const hex = randomBytes(32).toString('hex');
+    assert.equal(loadConfig({ DATA_DIR: tmp, NODE_ENV: 'production', JWT_SECRET: hex }).jwt.secret, hex);
   });
 
   // Defect 2 of the old service: a missing JWT_SECRET fell back to a public placeholder.
   it('refuses to start in production without a signing key, saying to set JWT_SECRET', () => {
     refuses({ NODE_ENV: 'production' }, 'JWT_SECRET');
     refuses({ NODE_ENV: 'production', JWT_ALG: 'HS256' }, 'JWT_SECRET');
-    const config = loadConfig({ DATA_DIR: tmp, NODE_ENV: 'production', JWT_SECRET: 's'.repeat(48) });
+    const secret = randomBytes(48).toString('base64');
+    const config = loadConfig({ DATA_DIR: tmp, NODE_ENV: 'production', JWT_SECRET: secret });
     assert.equal(config.nodeEnv, 'production');
-    assert.equal(config.jwt.secret, 's'.repeat(48));
+    assert.equal(config.jwt.secret, secret);
     assert.equal(config.jwt.alg, 'HS256');
   });
 
@@ -221,7 +258,7 @@ describe('resolveSigningSecret', () => {
 
   it('with JWT_SECRET set returns exactly its bytes and writes no file', () => {
     const dataDir = freshDir('data');
-    const given = `${'k'.repeat(30)}é漢`;
+    const given = `${randomBytes(24).toString('base64')}é漢`;
     const secret = resolveSigningSecret(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, JWT_SECRET: given }), logger());
     assert.ok(secret.equals(Buffer.from(given, 'utf8')));
     assert.ok(!existsSync(path.join(dataDir, GENERATED_SECRET_FILE)));

@@ -34,6 +34,7 @@ export type AuditType =
   | 'mfa.failed'
   | 'mfa.recovery_codes_regenerated'
   | 'qr_login.approved'
+  | 'qr_login.denied'
   | 'qr_login.completed';
 
 /** Who and where a request came from. */

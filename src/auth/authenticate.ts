@@ -36,8 +36,12 @@ export function createAuthenticator(tokens: TokenService, users: Pick<UserServic
     const claims = tokens.verify(match[1] as string);
     const user = await users.findById(claims.sub);
     // Deleted, disabled, or revoked since issue (logout-all, password or role change): the
-    // token version moved on, and every older token stops working at once.
+    // token version moved on, and every older token stops working at once. Its own session ended
+    // (logout, revoked, refresh-token reuse): the user's row lists it until its tokens expire.
     if (user === null || user.disabled || claims.ver !== user.tokenVersion) throw errors.invalidToken();
+    if (user.revokedSessions.length > 0 && user.revokedSessions.some((s) => s.sessionId === claims.sid)) {
+      throw errors.invalidToken();
+    }
     request.user = user;
     request.tokenClaims = claims;
   }

@@ -10,6 +10,7 @@ import type { Mailer } from '../mail/mailer.js';
 import type { Store, User } from '../store/store.js';
 import { checkPasswordRules, type PasswordRules, type UserService } from '../users/user-service.js';
 import { passwordResetMail } from './account-mails.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { issueLinkToken, LINK_TOKEN_RE, sentToCurrentEmail } from './one-time-links.js';
 import type { PasswordHasher } from './passwords.js';
 import { hashToken, type SessionService, type TokenPair } from './session-service.js';
@@ -46,13 +47,14 @@ export function createPasswordService(deps: {
   users: Pick<UserService, 'verifyPassword'>;
   passwords: PasswordHasher;
   sessions: Pick<SessionService, 'revokeEverything' | 'reissueAccess'>;
+  throttle: Pick<LoginThrottle, 'lift'>;
   audit: AuditLog;
   mailer: Mailer;
   background: BackgroundTasks;
   rules: PasswordRules;
   publicUrl: string | null;
 }): PasswordService {
-  const { store, users, passwords, sessions, audit, mailer, background, rules } = deps;
+  const { store, users, passwords, sessions, throttle, audit, mailer, background, rules } = deps;
 
   return {
     async change(user, sessionId, input, context) {
@@ -60,7 +62,7 @@ export function createPasswordService(deps: {
       // 403, not 401: the caller is authenticated, and clients treat a 401 as "log in again".
       if (!(await users.verifyPassword(user, input.currentPassword, context))) throw wrongCurrentPassword();
       const passwordHash = await passwords.hash(input.newPassword);
-      await store.updateUser(user.id, { passwordHash, failedLogins: 0, lockedUntil: null });
+      await store.updateUser(user.id, { passwordHash });
       // A reset link still in a mailbox would undo the change: whoever asked for it, it is void now.
       await store.oneTimeTokens.deleteForUser(user.id, 'password_reset');
       await sessions.revokeEverything(user.id, sessionId);
@@ -102,8 +104,10 @@ export function createPasswordService(deps: {
       const user = await store.findUserById(consumed.userId);
       // An address changed since the mail (say, by an admin after a mailbox was lost) voids its link.
       if (user === null || user.disabled || !sentToCurrentEmail(consumed, user)) throw invalidResetToken();
-      // The reset proved the user reads this mailbox: the email counts as verified.
-      await store.updateUser(user.id, { passwordHash, failedLogins: 0, lockedUntil: null, emailVerified: true });
+      // The reset proved the user reads this mailbox: the email counts as verified, and every lock
+      // that guesses put on the account is lifted (the owner's way back in).
+      await store.updateUser(user.id, { passwordHash, emailVerified: true });
+      await throttle.lift(user.id);
       await sessions.revokeEverything(user.id);
       await audit.record('password.reset', { userId: user.id, context });
     },

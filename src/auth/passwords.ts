@@ -11,7 +11,12 @@ const ARGON2ID = 2;
 const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 /** A hash made with exactly these parameters needs no upgrade. */
 const CURRENT_PREFIX = '$argon2id$v=19$m=19456,t=2,p=1$';
-const BCRYPT_RE = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/**
+ * The bcrypt forms @node-rs/bcrypt verifies. $2x$ (crypt_blowfish's variant that mishandled 8-bit
+ * characters) is checked as $2a$: identical for ASCII passwords; a non-ASCII one simply does not
+ * match (its owner resets it). $2$ cannot be verified, and the import refuses it.
+ */
+const BCRYPT_RE = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 export interface PasswordCheck {
   ok: boolean;

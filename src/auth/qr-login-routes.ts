@@ -3,6 +3,7 @@
  * approve and deny for the phone where the user is signed in.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
 import { errorResponses } from '../http/error-schemas.js';
@@ -76,28 +77,48 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
       },
     );
 
+    const secretOf = (request: FastifyRequest): string => {
+      const secret = request.headers[QR_LOGIN_SECRET_HEADER];
+      if (typeof secret !== 'string' || secret === '' || secret.length > 256) {
+        throw new AppError(401, 'QR_LOGIN_SECRET_REQUIRED', `Send the secret from start in the ${QR_LOGIN_SECRET_HEADER} header`);
+      }
+      return secret;
+    };
+
     app.get(
       '/auth/qr-login/:id',
       {
         schema: {
           tags: ['auth'],
-          summary: 'Sign in by QR: poll for the result (the device that started)',
+          summary: 'Sign in by QR: read the status (the device that started)',
           description:
-            `The secret from start goes in the \`${QR_LOGIN_SECRET_HEADER}\` header (never in the URL: URLs are ` +
-            'logged). `pending` until the phone decides; then the token pair, once — afterwards the id is gone ' +
-            '(404). `denied` when the phone refused. A wrong secret is 403 and spoils nothing. If the user has ' +
-            'two-factor authentication on, 401 `MFA_REQUIRED` with an `mfa_token` for POST /auth/2fa/verify.',
+            `Reads only, changes nothing: \`pending\`, \`denied\` or \`approved\` (without tokens: collect them with ` +
+            `POST on the same path). The secret from start goes in the \`${QR_LOGIN_SECRET_HEADER}\` header (never in ` +
+            'the URL: URLs are logged). A wrong secret is 403 and spoils nothing; 404 once expired or used.',
           params: IdParamsSchema,
           response: { 200: PollResponseSchema, ...errorResponses(401, 403, 404, 422, 429) },
         },
       },
-      async (request) => {
-        const secret = request.headers[QR_LOGIN_SECRET_HEADER];
-        if (typeof secret !== 'string' || secret === '' || secret.length > 256) {
-          throw new AppError(401, 'QR_LOGIN_SECRET_REQUIRED', `Send the secret from start in the ${QR_LOGIN_SECRET_HEADER} header`);
-        }
-        return qrLogin.poll(request.params.id, secret, requestContext(request));
+      async (request) => qrLogin.poll(request.params.id, secretOf(request), requestContext(request), { collect: false }),
+    );
+
+    app.post(
+      '/auth/qr-login/:id',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in by QR: poll and collect the tokens (the device that started)',
+          description:
+            `The secret from start goes in the \`${QR_LOGIN_SECRET_HEADER}\` header. \`pending\` until the phone ` +
+            'decides; then the token pair, once — afterwards the id is gone (404). `denied` when the phone refused ' +
+            '(used up too). A wrong secret is 403 and spoils nothing. If the user has two-factor authentication on, ' +
+            '401 `MFA_REQUIRED` with an `mfa_token` for POST /auth/2fa/verify. The new session ends no later than ' +
+            'the session that approved it.',
+          params: IdParamsSchema,
+          response: { 200: PollResponseSchema, ...errorResponses(401, 403, 404, 422, 429) },
+        },
       },
+      async (request) => qrLogin.poll(request.params.id, secretOf(request), requestContext(request), { collect: true }),
     );
 
     app.get(
@@ -124,14 +145,15 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
           summary: 'Sign in by QR: approve (the phone where the user is signed in)',
           description:
             'Signs the device that started the request in as the bearer of this token. Show the user the device ' +
-            '(GET …/info) first. 404 when unknown or expired, 409 when already approved or denied.',
+            '(GET …/info) first. Needs a live session (403 `SESSION_REQUIRED` otherwise); the new session ends no ' +
+            'later than this one. 404 when unknown or expired, 409 when already approved or denied.',
           security: bearer,
           params: IdParamsSchema,
-          response: { 204: { description: 'Approved', type: 'null' }, ...errorResponses(401, 404, 409, 422, 429) },
+          response: { 204: { description: 'Approved', type: 'null' }, ...errorResponses(401, 403, 404, 409, 422, 429) },
         },
       },
       async (request, reply) => {
-        await qrLogin.approve(currentUser(request), request.params.id, requestContext(request));
+        await qrLogin.approve(currentUser(request), request.tokenClaims?.sid, request.params.id, requestContext(request));
         return reply.code(204).send(null);
       },
     );

@@ -8,7 +8,11 @@
  * ('qr_login'), the approval under hash("approved:" + id) ('qr_login_approved'). The id is in the
  * QR, so anyone near the screen may see it; the secret never leaves the first device, so seeing
  * the QR is not enough to collect the tokens. Each step that uses a request up is one atomic
- * consume, so two approvals, or two polls after approval, cannot both win.
+ * consume, so two approvals, or two collections after approval, cannot both win.
+ *
+ * Reading the status (GET) never changes anything; collecting the tokens is a POST. Approving
+ * needs a live session (a logged-out or expired one cannot sign another device in), and the new
+ * session ends no later than the approving one.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
@@ -17,7 +21,7 @@ import { encodeMatrix, renderPng } from '../qr/render-png.js';
 import { renderSvg } from '../qr/render-svg.js';
 import type { OneTimeToken, Store, User } from '../store/store.js';
 import type { LoginFlow } from './login-flow.js';
-import { hashToken, type TokenPair } from './session-service.js';
+import { hashToken, type SessionService, type TokenPair } from './session-service.js';
 
 /** How long a request may wait for approval, and for its tokens after it. */
 export const QR_LOGIN_TTL_SECONDS = 120;
@@ -47,13 +51,19 @@ export interface QrLoginRequestInfo {
 export type QrLoginPoll =
   | { status: 'pending'; expires_in: number; interval: number }
   | { status: 'denied' }
+  | { status: 'approved' }
   | ({ status: 'approved' } & TokenPair);
 
 export interface QrLoginService {
   start(context: RequestContext): Promise<QrLoginStarted>;
-  poll(id: string, secret: string, context: RequestContext): Promise<QrLoginPoll>;
+  /**
+   * The request's status for its first device. With `collect`, an approved request hands out its
+   * tokens (once: afterwards it is gone) and a denied one is used up; without, nothing changes.
+   */
+  poll(id: string, secret: string, context: RequestContext, options: { collect: boolean }): Promise<QrLoginPoll>;
   info(id: string): Promise<QrLoginRequestInfo>;
-  approve(user: User, id: string, context: RequestContext): Promise<void>;
+  /** Approves as `user`, from the session `sessionId` (which must be live). */
+  approve(user: User, sessionId: string | undefined, id: string, context: RequestContext): Promise<void>;
   deny(user: User, id: string, context: RequestContext): Promise<void>;
 }
 
@@ -70,6 +80,8 @@ const notFound = () =>
 const alreadyDecided = () =>
   new AppError(409, 'QR_LOGIN_ALREADY_DECIDED', 'This sign-in request was already approved or denied');
 const wrongSecret = () => new AppError(403, 'QR_LOGIN_SECRET_MISMATCH', 'Wrong secret for this sign-in request');
+const sessionRequired = () =>
+  new AppError(403, 'SESSION_REQUIRED', 'Approving a sign-in needs a live session: sign in again on this device');
 
 const pendingKey = (id: string) => hashToken(id);
 const approvedKey = (id: string) => hashToken(`approved:${id}`);
@@ -88,6 +100,7 @@ function checkSecret(token: OneTimeToken, secret: string): void {
 export function createQrLoginService(deps: {
   store: Store;
   users: { findById(id: string): Promise<User | null> };
+  sessions: Pick<SessionService, 'liveSession'>;
   login: LoginFlow;
   audit: AuditLog;
   /** The web app's base URL: the QR then opens its approval page in any camera app. */
@@ -134,7 +147,7 @@ export function createQrLoginService(deps: {
       };
     },
 
-    async poll(id, secret, context) {
+    async poll(id, secret, context, { collect }) {
       const now = new Date();
       let approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
       if (approved === null) {
@@ -142,7 +155,7 @@ export function createQrLoginService(deps: {
         if (pending !== null) {
           checkSecret(pending, secret);
           if (dataOf(pending).status === 'denied') {
-            await tokens.consume(pending.hash, 'qr_login', now);
+            if (collect) await tokens.consume(pending.hash, 'qr_login', now);
             return { status: 'denied' };
           }
           return { status: 'pending', expires_in: secondsLeft(pending, now), interval: QR_LOGIN_POLL_INTERVAL_SECONDS };
@@ -154,15 +167,17 @@ export function createQrLoginService(deps: {
       }
       // Checked before consuming: a wrong guess must not spoil the real device's sign-in.
       checkSecret(approved, secret);
+      if (!collect) return { status: 'approved' };
       const claimed = await tokens.consume(approved.hash, 'qr_login_approved', now);
       if (claimed === null || claimed.userId === null) throw notFound();
       const user = await users.findById(claimed.userId);
       if (user === null) throw notFound();
       if (user.disabled) throw errors.accountDisabled();
       await audit.record('qr_login.completed', { userId: user.id, context, detail: { mfa_required: user.totpEnabled } });
+      const notAfter = (JSON.parse(claimed.data ?? '{}') as { not_after?: string }).not_after;
       // With a second factor on, this throws 401 MFA_REQUIRED and the first device finishes with
       // POST /auth/2fa/verify: approving needs only an access token, which is less than the factor.
-      const pair = await login.complete(user, context, 'qr');
+      const pair = await login.complete(user, context, 'qr', { notAfter: notAfter ? new Date(notAfter) : undefined });
       return { status: 'approved', ...pair };
     },
 
@@ -180,7 +195,10 @@ export function createQrLoginService(deps: {
       };
     },
 
-    async approve(user, id, context) {
+    async approve(user, sessionId, id, context) {
+      // Checked first: a session that ended (or a token with none) uses nothing up.
+      const session = await deps.sessions.liveSession(user, sessionId);
+      if (session === null) throw sessionRequired();
       const now = new Date();
       const pending = await tokens.consume(pendingKey(id), 'qr_login', now);
       if (pending === null) {
@@ -198,7 +216,12 @@ export function createQrLoginService(deps: {
         userId: user.id,
         createdAt: now,
         expiresAt: pending.expiresAt,
-        data: JSON.stringify({ secret_hash: data.secret_hash, approved_at: now.toISOString() }),
+        data: JSON.stringify({
+          secret_hash: data.secret_hash,
+          approved_at: now.toISOString(),
+          // The new session ends no later than the one that approved it.
+          not_after: session.expiresAt.toISOString(),
+        }),
       });
       await audit.record('qr_login.approved', {
         userId: user.id,
@@ -207,14 +230,21 @@ export function createQrLoginService(deps: {
       });
     },
 
-    async deny(_user, id) {
+    async deny(user, id, context) {
       const now = new Date();
       const pending = await tokens.consume(pendingKey(id), 'qr_login', now);
       if (pending === null) {
         if ((await tokens.find(approvedKey(id), 'qr_login_approved', now)) !== null) throw alreadyDecided();
         throw notFound();
       }
-      await tokens.insert({ ...pending, data: JSON.stringify({ ...dataOf(pending), status: 'denied' }) });
+      const data = dataOf(pending);
+      await tokens.insert({ ...pending, data: JSON.stringify({ ...data, status: 'denied' }) });
+      // "This was not me": someone may be trying to get the user to approve their device.
+      await audit.record('qr_login.denied', {
+        userId: user.id,
+        context,
+        detail: { requested_by: { ip: data.ip, user_agent: data.user_agent, at: data.created_at } },
+      });
     },
   };
 }

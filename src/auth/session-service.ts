@@ -4,7 +4,10 @@
  * SHA-256. Each refresh token works once: /auth/refresh marks it used and returns a new pair.
  * Presenting a used one means it was copied — the whole session (its token family) is revoked.
  * Logout-all and every security change (password, role, disabling) revoke all sessions and bump
- * the token version, which kills outstanding access tokens at once.
+ * the token version, which kills outstanding access tokens at once. Ending ONE session (logout,
+ * revoking it from the list, a reused refresh token) puts it on the user's revoked sessions for
+ * as long as its access tokens may live: the authentication hook, which reads the user on every
+ * request anyway, refuses them at once, on every instance.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
@@ -21,7 +24,8 @@ export interface TokenPair {
 }
 
 export interface SessionService {
-  start(user: User, context: RequestContext): Promise<TokenPair>;
+  /** A new session; `notAfter` caps its life (it never outlives the session that approved it). */
+  start(user: User, context: RequestContext, options?: { notAfter?: Date }): Promise<TokenPair>;
   refresh(refreshToken: string, context: RequestContext): Promise<TokenPair>;
   /** A fresh access token for a session that continues (after a password change). */
   reissueAccess(user: User, sessionId: string | undefined): Promise<Omit<TokenPair, 'refresh_token'>>;
@@ -31,7 +35,16 @@ export interface SessionService {
   revoke(user: User, sessionId: string, context: RequestContext): Promise<void>;
   /** Revokes every session of the user (except `keepSessionId`) and every access token. */
   revokeEverything(userId: string, keepSessionId?: string): Promise<void>;
+  /** Whether this session of the user is live (not revoked, not expired); its end when it is. */
+  liveSession(user: User, sessionId: string | undefined): Promise<Session | null>;
 }
+
+/**
+ * Revoked sessions a user may have listed at once; past this (someone logging out of fifty devices
+ * within one access-token lifetime) the token version is bumped instead, which refuses every
+ * older access token of the user, and their live sessions simply refresh.
+ */
+export const MAX_REVOKED_SESSIONS = 50;
 
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 const newRefreshToken = () => randomBytes(32).toString('base64url');
@@ -45,8 +58,20 @@ export function createSessionService(deps: {
   tokens: TokenService;
   audit: AuditLog;
   refreshTtlSeconds: number;
+  /** How long an access token lives: a revoked session is listed that long. */
+  accessTtlSeconds: number;
 }): SessionService {
   const { store, tokens, audit } = deps;
+
+  /** Revokes one session, and refuses its access tokens from now on. */
+  async function endSession(userId: string, sessionId: string): Promise<boolean> {
+    const now = new Date();
+    const revoked = await store.sessions.revoke(sessionId, now);
+    const until = new Date(now.getTime() + deps.accessTtlSeconds * 1000);
+    const listed = await store.addRevokedSession(userId, { sessionId, until }, now);
+    if (listed !== null && listed > MAX_REVOKED_SESSIONS) await store.bumpTokenVersion(userId);
+    return revoked;
+  }
 
   async function access(user: User, sessionId: string | undefined) {
     const issued = await tokens.issue({ id: user.id, role: user.role, tokenVersion: user.tokenVersion, sessionId });
@@ -66,15 +91,17 @@ export function createSessionService(deps: {
   }
 
   return {
-    async start(user, context) {
+    async start(user, context, options = {}) {
       const now = new Date();
       const refreshToken = newRefreshToken();
+      let expiresAt = new Date(now.getTime() + deps.refreshTtlSeconds * 1000);
+      if (options.notAfter !== undefined && options.notAfter < expiresAt) expiresAt = options.notAfter;
       const session: Session = {
         id: newId(now),
         userId: user.id,
         createdAt: now,
         lastUsedAt: now,
-        expiresAt: new Date(now.getTime() + deps.refreshTtlSeconds * 1000),
+        expiresAt,
         revokedAt: null,
         userAgent: context.userAgent?.slice(0, 512) ?? null,
         ip: context.ip,
@@ -96,7 +123,8 @@ export function createSessionService(deps: {
       const next = newRefreshToken();
       // A used token, or losing the race to rotate it, means two parties hold it: theft.
       if (token.usedAt !== null || !(await store.sessions.rotate(token.hash, hashToken(next), now))) {
-        await store.sessions.revoke(session.id, now);
+        // Whoever holds the copy may hold this session's access tokens too: they end with it.
+        await endSession(user.id, session.id);
         await audit.record('refresh.reuse_detected', { userId: user.id, context, detail: { session_id: session.id } });
         throw invalidRefresh();
       }
@@ -107,7 +135,7 @@ export function createSessionService(deps: {
     reissueAccess: access,
 
     async logout(user, sessionId, context) {
-      if (sessionId !== undefined) await store.sessions.revoke(sessionId, new Date());
+      if (sessionId !== undefined) await endSession(user.id, sessionId);
       await audit.record('logout', { userId: user.id, context, detail: { session_id: sessionId ?? null } });
     },
 
@@ -120,12 +148,17 @@ export function createSessionService(deps: {
 
     async revoke(user, sessionId, context) {
       const mine = (await store.sessions.listActive(user.id, new Date())).some((s) => s.id === sessionId);
-      if (!mine || !(await store.sessions.revoke(sessionId, new Date()))) {
+      if (!mine || !(await endSession(user.id, sessionId))) {
         throw new AppError(404, 'SESSION_NOT_FOUND', 'No such active session');
       }
       await audit.record('session.revoked', { userId: user.id, context, detail: { session_id: sessionId } });
     },
 
     revokeEverything,
+
+    async liveSession(user, sessionId) {
+      if (sessionId === undefined) return null;
+      return (await store.sessions.listActive(user.id, new Date())).find((s) => s.id === sessionId) ?? null;
+    },
   };
 }

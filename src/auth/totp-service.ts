@@ -3,16 +3,21 @@
  * speaks), its recovery codes, and the second step of a login.
  *
  * Guessing is limited twice: a login challenge takes at most MAX_ATTEMPTS wrong codes, and every
- * wrong code also counts as a failed login of the account, which locks it for a growing, capped
- * time. A code is accepted once: its time step is claimed atomically in the store, so neither a
- * replay nor two racing requests get a second login out of one code.
+ * code tried anywhere (login, confirm, disable, new recovery codes) is an attempt counted with
+ * the account's logins (auth/login-throttle.ts), counted before it is checked, so racing requests
+ * cannot slip past the lock. A code is accepted once: its time step is claimed atomically in the
+ * store, so neither a replay nor two racing requests get a second login out of one code.
+ *
+ * A wrong code is 403 INVALID_MFA_CODE wherever a code is checked; 401 means the credential that
+ * carried it (the mfa_token, the access token) is itself no good.
  */
 import { Secret, TOTP } from 'otpauth';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { AppError, errors } from '../errors.js';
 import type { QrImages } from '../qr/qr-images.js';
-import type { OneTimeToken, Store, User } from '../store/store.js';
-import type { LoginFlow } from './login-flow.js';
+import type { Store, User } from '../store/store.js';
+import { challengeData, type LoginFlow } from './login-flow.js';
+import { createLoginThrottle, type LoginThrottle, userSubject } from './login-throttle.js';
 import type { PasswordHasher } from './passwords.js';
 import { generateRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes.js';
 import { hashToken, type TokenPair } from './session-service.js';
@@ -40,6 +45,8 @@ export interface TotpService {
   confirm(user: User, code: string, context: RequestContext): Promise<string[]>;
   /** The second step of a login: a TOTP or recovery code for the challenge's user. */
   verifyLogin(mfaToken: string, code: string, context: RequestContext): Promise<TokenPair>;
+  /** The user a live login challenge belongs to (without using it up), for per-user limits. */
+  challengeUserOf(mfaToken: string): Promise<string | null>;
   disable(user: User, password: string, code: string, context: RequestContext): Promise<void>;
   /** An admin clears a user's TOTP and recovery codes (a lost phone). */
   reset(actor: User, userId: string, context: RequestContext): Promise<void>;
@@ -56,8 +63,8 @@ export interface TotpServiceDeps {
   images: QrImages;
   /** The issuer authenticator apps show beside the account. */
   issuer: string;
-  /** Failed logins before the account locks, and the longest lock (as the user service's). */
-  lockout?: { threshold: number; maxSeconds: number };
+  /** Counts and locks attempts, shared with the logins; one over the same store by default. */
+  throttle?: LoginThrottle;
 }
 
 const totpErrors = {
@@ -66,9 +73,9 @@ const totpErrors = {
   notSetUp: () => new AppError(409, 'TOTP_NOT_SET_UP', 'No pending TOTP secret: POST /auth/2fa/totp/setup first'),
   notEnabled: () => new AppError(409, 'TOTP_NOT_ENABLED', 'Two-factor authentication is not on'),
   /** Wrong, expired or already used: no hint which, and a used code is as good as a wrong one. */
-  invalidCode: (status: 401 | 403, attemptsLeft?: number) =>
+  invalidCode: (attemptsLeft?: number) =>
     new AppError(
-      status,
+      403,
       'INVALID_MFA_CODE',
       attemptsLeft === 0
         ? 'The code is wrong or was already used; no attempts left: log in again'
@@ -83,25 +90,9 @@ const totpErrors = {
 
 type CodeCheck = { ok: true; method: 'totp' | 'recovery' } | { ok: false; reason: 'wrong_code' | 'replay' };
 
-/** The challenge's JSON data (the login method, the attempts so far). */
-function challengeData(challenge: OneTimeToken): Record<string, unknown> {
-  try {
-    const data: unknown = JSON.parse(challenge.data ?? '{}');
-    return typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-/** Seconds until the account's lock ends; 0 when it is not locked. */
-function lockedFor(user: User): number {
-  const left = user.lockedUntil === null ? 0 : user.lockedUntil.getTime() - Date.now();
-  return left > 0 ? Math.ceil(left / 1000) : 0;
-}
-
 export function createTotpService(deps: TotpServiceDeps): TotpService {
   const { store, passwords, login, audit, images, issuer } = deps;
-  const lockout = deps.lockout ?? { threshold: 5, maxSeconds: 900 };
+  const throttle = deps.throttle ?? createLoginThrottle({ store, audit });
 
   /** The time step `code` belongs to, within the window around now; null when it matches none. */
   function matchStep(secret: string, code: string): number | null {
@@ -127,21 +118,13 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
     return { ok: false, reason: 'wrong_code' };
   }
 
-  function assertNotLocked(user: User): void {
-    const seconds = lockedFor(user);
-    if (seconds > 0) throw errors.accountLocked(seconds);
-  }
+  /** One attempt at a secret of the user's, counted before it is checked (429 while locked). */
+  const claim = (user: User, context: RequestContext) => throttle.claim(userSubject(user.id), context);
+  /** The secret was right: the account's counts start again. */
+  const succeeded = (user: User, context: RequestContext) => throttle.succeeded(userSubject(user.id), context);
 
-  /** A wrong second factor is a failed login of the account: the same growing, capped lock. */
-  async function countFailure(user: User, context: RequestContext, detail: Record<string, unknown>): Promise<void> {
-    const failures = (await store.incrementFailedLogins(user.id)) ?? 0;
-    await audit.record('mfa.failed', { userId: user.id, context, detail: { ...detail, failures } });
-    if (failures >= lockout.threshold) {
-      const seconds = Math.min(2 ** (failures - lockout.threshold), lockout.maxSeconds);
-      await store.updateUser(user.id, { lockedUntil: new Date(Date.now() + seconds * 1000) });
-      await audit.record('login.locked', { userId: user.id, context, detail: { seconds, by: 'mfa' } });
-    }
-  }
+  const recordFailure = (user: User, context: RequestContext, detail: Record<string, unknown>) =>
+    audit.record('mfa.failed', { userId: user.id, context, detail });
 
   async function replaceRecoveryCodes(userId: string): Promise<string[]> {
     await store.oneTimeTokens.deleteForUser(userId, 'recovery');
@@ -170,11 +153,13 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
   return {
     async setup(user, password, context) {
       if (user.totpEnabled) throw totpErrors.alreadyEnabled();
-      assertNotLocked(user);
+      await claim(user, context);
       if (!(await passwords.verify(user.passwordHash, password)).ok) {
-        await countFailure(user, context, { reason: 'wrong_password', step: 'setup' });
+        await recordFailure(user, context, { reason: 'wrong_password', step: 'setup' });
         throw totpErrors.wrongPassword();
       }
+      // TOTP is off here: the password alone is the whole secret, and it was right.
+      await succeeded(user, context);
       const secret = new Secret({ size: SECRET_BYTES }).base32;
       await store.updateUser(user.id, { totpSecret: secret, totpEnabled: false });
       const otpauthUrl = new TOTP({ issuer, label: user.email, secret }).toString();
@@ -191,9 +176,15 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
     async confirm(user, code, context) {
       if (user.totpEnabled) throw totpErrors.alreadyEnabled();
       if (user.totpSecret === null) throw totpErrors.notSetUp();
-      // No failure count here: whoever confirms was just shown the secret, there is nothing to guess.
+      // Counted like every code: whoever confirms was just shown the secret and needs one try, but
+      // a stolen access token must not buy unlimited guesses at the steps around now.
+      await claim(user, context);
       const check = await checkCode(user, code, false);
-      if (!check.ok) throw totpErrors.invalidCode(403);
+      if (!check.ok) {
+        await recordFailure(user, context, { reason: check.reason, step: 'confirm' });
+        throw totpErrors.invalidCode();
+      }
+      await succeeded(user, context);
       await store.updateUser(user.id, { totpEnabled: true });
       const codes = await replaceRecoveryCodes(user.id);
       await audit.record('mfa.enabled', { userId: user.id, context, detail: { method: 'totp' } });
@@ -210,11 +201,12 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       if (user.disabled) throw errors.accountDisabled();
       const data = challengeData(challenge);
       const attempts = typeof data.attempts === 'number' ? data.attempts : 0;
-      const locked = lockedFor(user);
-      if (locked > 0) {
-        // Locked by earlier failures: no code is even checked, and the challenge keeps its attempts.
+      try {
+        await claim(user, context);
+      } catch (error) {
+        // Locked: no code is even checked, and the challenge keeps its attempts.
         await store.oneTimeTokens.insert(challenge);
-        throw errors.accountLocked(locked);
+        throw error;
       }
 
       const check = await checkCode(user, code, true);
@@ -224,34 +216,38 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
           // The same token, its expiry unchanged, one attempt fewer.
           await store.oneTimeTokens.insert({ ...challenge, data: JSON.stringify({ ...data, attempts: attempts + 1 }) });
         }
-        await countFailure(user, context, { reason: check.reason, step: 'login' });
-        throw totpErrors.invalidCode(401, attemptsLeft);
+        await recordFailure(user, context, { reason: check.reason, step: 'login' });
+        throw totpErrors.invalidCode(attemptsLeft);
       }
 
-      if (user.failedLogins !== 0 || user.lockedUntil !== null) {
-        await store.updateUser(user.id, { failedLogins: 0, lockedUntil: null });
-      }
+      await succeeded(user, context);
       const detail: Record<string, unknown> = { method: check.method };
       if (check.method === 'recovery') {
         detail.recovery_codes_left = await store.oneTimeTokens.countForUser(user.id, 'recovery');
       }
       await audit.record('mfa.succeeded', { userId: user.id, context, detail });
-      return login.completeAfterMfa(user, context);
+      return login.completeAfterMfa(user, context, challenge);
+    },
+
+    async challengeUserOf(mfaToken) {
+      if (!MFA_TOKEN_RE.test(mfaToken)) return null;
+      return (await store.oneTimeTokens.find(hashToken(mfaToken), 'mfa', new Date()))?.userId ?? null;
     },
 
     async disable(user, password, code, context) {
       if (!user.totpEnabled) throw totpErrors.notEnabled();
-      assertNotLocked(user);
+      await claim(user, context);
       // The password first: a wrong one does not burn a TOTP step or a recovery code.
       if (!(await passwords.verify(user.passwordHash, password)).ok) {
-        await countFailure(user, context, { reason: 'wrong_password', step: 'disable' });
+        await recordFailure(user, context, { reason: 'wrong_password', step: 'disable' });
         throw totpErrors.wrongPassword();
       }
       const check = await checkCode(user, code, true);
       if (!check.ok) {
-        await countFailure(user, context, { reason: check.reason, step: 'disable' });
-        throw totpErrors.invalidCode(403);
+        await recordFailure(user, context, { reason: check.reason, step: 'disable' });
+        throw totpErrors.invalidCode();
       }
+      await succeeded(user, context);
       await clearSecondFactor(user.id);
       await audit.record('mfa.disabled', { userId: user.id, context, detail: { method: check.method } });
     },
@@ -266,12 +262,13 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
 
     async regenerateRecoveryCodes(user, code, context) {
       if (!user.totpEnabled) throw totpErrors.notEnabled();
-      assertNotLocked(user);
+      await claim(user, context);
       const check = await checkCode(user, code, false);
       if (!check.ok) {
-        await countFailure(user, context, { reason: check.reason, step: 'recovery_codes' });
-        throw totpErrors.invalidCode(403);
+        await recordFailure(user, context, { reason: check.reason, step: 'recovery_codes' });
+        throw totpErrors.invalidCode();
       }
+      await succeeded(user, context);
       const codes = await replaceRecoveryCodes(user.id);
       await audit.record('mfa.recovery_codes_regenerated', { userId: user.id, context });
       return codes;

@@ -5,7 +5,8 @@
  * The per-account exponential lockout in the user service is the other half of the defence.
  *
  * Limits attach to routes by method and URL as the routes are added (an onRoute hook), so route
- * modules do not know about them and routes written elsewhere are covered by their URL alone.
+ * modules do not know about them and routes written elsewhere are covered by their URL alone. A
+ * rule on a GET covers its HEAD too: no method of a route escapes its limits.
  *
  * Counters live in Redis when REDIS_URL is set, shared by every instance; in memory otherwise.
  * A Redis outage fails OPEN (the limits are skipped, loudly logged): failing closed would turn a
@@ -34,7 +35,7 @@ interface Rule {
   /** onRequest: before the body is read (per IP); preHandler: the body or the user is known. */
   hook: 'onRequest' | 'preHandler';
   /** What is counted; null: this request is not limited by this rule. */
-  key(request: FastifyRequest): string | null;
+  key(request: FastifyRequest): string | null | Promise<string | null>;
   /** X-RateLimit-* headers on every answer (the route's main limit only). */
   headers: boolean;
 }
@@ -43,12 +44,42 @@ type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
 const LOGIN = ['POST /auth/login', 'POST /auth/token'];
 
+/** Who a request is about, for limits that count people rather than strings (from the services). */
+export interface RateLimitSubjects {
+  /** The account a login string names: the user when one has it (email and username alike), else the string. */
+  account(login: string): Promise<string>;
+  /** The user an mfa_token was issued to, or null for a token that is not a live challenge. */
+  mfaUser(mfaToken: string): Promise<string | null>;
+}
+
+/** Routes where a signed-in user types a password or a code again. */
+const REAUTH = [
+  'POST /users/me/password',
+  'POST /auth/2fa/totp/setup',
+  'POST /auth/2fa/totp/confirm',
+  'POST /auth/2fa/totp/disable',
+  'POST /auth/2fa/recovery-codes',
+];
+
 /** The rules of this service; exported for the tests and the README. */
-export function rateLimitRules(limits: Config['rateLimits']): Rule[] {
+export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimitSubjects): Rule[] {
   const ip = (request: FastifyRequest) => request.ip;
+  const user = (request: FastifyRequest) => request.user?.id ?? request.ip;
+  const body = (request: FastifyRequest) => (request.body ?? {}) as Record<string, unknown>;
   return [
     { name: 'login-ip', routes: LOGIN, limit: limits.loginPerIp, hook: 'onRequest', key: ip, headers: true },
-    { name: 'login-account', routes: LOGIN, limit: limits.loginPerAccount, hook: 'preHandler', key: accountOf, headers: false },
+    {
+      // The account, not the string sent: an account's email and username share one counter.
+      name: 'login-account',
+      routes: LOGIN,
+      limit: limits.loginPerAccount,
+      hook: 'preHandler',
+      key: (request) => {
+        const login = body(request).email ?? body(request).username;
+        return typeof login === 'string' && login.trim() !== '' ? subjects.account(login.trim()) : null;
+      },
+      headers: false,
+    },
     { name: 'register-ip', routes: ['POST /auth/register'], limit: limits.registerPerIp, hook: 'onRequest', key: ip, headers: true },
     { name: 'refresh-ip', routes: ['POST /auth/refresh'], limit: limits.refreshPerIp, hook: 'onRequest', key: ip, headers: true },
     {
@@ -70,14 +101,27 @@ export function rateLimitRules(limits: Config['rateLimits']): Rule[] {
     },
     { name: 'mfa-ip', routes: ['POST /auth/2fa/verify'], limit: limits.mfaVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
     {
-      // After authentication: per user rather than per (shared) address.
-      name: 'qr-encode-user',
-      routes: ['POST /qr/encode'],
-      limit: limits.qrEncodePerUser,
+      name: 'mfa-user',
+      routes: ['POST /auth/2fa/verify'],
+      limit: limits.mfaVerifyPerUser,
       hook: 'preHandler',
-      key: (request) => request.user?.id ?? request.ip,
+      key: (request) => {
+        const token = body(request).mfa_token;
+        return typeof token === 'string' ? subjects.mfaUser(token) : null;
+      },
+      headers: false,
+    },
+    // After authentication: per user rather than per (shared) address.
+    { name: 'reauth-user', routes: REAUTH, limit: limits.reauthPerUser, hook: 'preHandler', key: user, headers: true },
+    {
+      name: 'verify-email-user',
+      routes: ['POST /auth/verify-email/request'],
+      limit: limits.verifyEmailPerUser,
+      hook: 'preHandler',
+      key: user,
       headers: true,
     },
+    { name: 'qr-encode-user', routes: ['POST /qr/encode'], limit: limits.qrEncodePerUser, hook: 'preHandler', key: user, headers: true },
     { name: 'qr-verify-ip', routes: ['POST /qr/verify'], limit: limits.qrVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       // Decoding an image and drawing a badge cost CPU: per user, after authentication.
@@ -85,12 +129,12 @@ export function rateLimitRules(limits: Config['rateLimits']): Rule[] {
       routes: ['POST /qr/scan', 'POST /qr/generate'],
       limit: limits.qrScanPerUser,
       hook: 'preHandler',
-      key: (request) => request.user?.id ?? request.ip,
+      key: user,
       headers: true,
     },
     {
       name: 'qr-login-ip',
-      routes: ['POST /auth/qr-login/start', 'GET /auth/qr-login/:id'],
+      routes: ['POST /auth/qr-login/start', 'GET /auth/qr-login/:id', 'POST /auth/qr-login/:id'],
       limit: limits.qrLoginPerIp,
       hook: 'onRequest',
       key: ip,
@@ -101,15 +145,15 @@ export function rateLimitRules(limits: Config['rateLimits']): Rule[] {
       routes: ['GET /auth/qr-login/:id/info', 'POST /auth/qr-login/:id/approve', 'POST /auth/qr-login/:id/deny'],
       limit: limits.qrLoginApprovePerUser,
       hook: 'preHandler',
-      key: (request) => request.user?.id ?? request.ip,
+      key: user,
       headers: true,
     },
   ];
 }
 
 /**
- * The account a login or reset request names: the email (JSON bodies) or the username (the OAuth2
- * form), lower-cased so case variants share one counter, and hashed so no address sits in Redis.
+ * The email a reset request names, lower-cased so case variants share one counter, and hashed so
+ * no address sits in Redis. (Counted for unknown addresses too, without a look-up.)
  */
 function accountOf(request: FastifyRequest): string | null {
   const body = request.body as { email?: unknown; username?: unknown } | null | undefined;
@@ -124,7 +168,7 @@ function accountOf(request: FastifyRequest): string | null {
  */
 export async function registerRateLimits(
   app: FastifyInstance,
-  options: { limits: Config['rateLimits']; redisUrl: string | null },
+  options: { limits: Config['rateLimits']; redisUrl: string | null; subjects: RateLimitSubjects },
 ): Promise<void> {
   const redis = options.redisUrl === null ? undefined : await connectRedis(options.redisUrl, app.log);
   if (redis !== undefined) {
@@ -142,16 +186,18 @@ export async function registerRateLimits(
     errorResponseBuilder: (_request, context) => errors.rateLimited(Math.max(1, Math.ceil(context.ttl / 1000))),
   });
 
-  const attached = rateLimitRules(options.limits).map((rule) => ({
+  const attached = rateLimitRules(options.limits, options.subjects).map((rule) => ({
     rule,
     limiter: app.createRateLimit({
       max: rule.limit.max,
       timeWindow: rule.limit.timeWindowMs,
-      keyGenerator: (request) => `${rule.name}:${rule.key(request) ?? ''}`,
+      // The key was worked out (perhaps with a look-up) by enforce() and left on the request.
+      keyGenerator: (request) => `${rule.name}:${keyOf(request, rule.name) ?? ''}`,
     }),
   }));
   app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    // HEAD is a GET without the body: the same limits (Fastify adds HEAD routes for GETs).
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => (m === 'HEAD' ? 'GET' : m));
     for (const { rule, limiter } of attached) {
       if (methods.some((method) => rule.routes.includes(`${method} ${route.url}`))) {
         addRouteHook(route, rule.hook, enforce(rule, limiter));
@@ -160,9 +206,16 @@ export async function registerRateLimits(
   });
 }
 
+const KEYS = Symbol('rate-limit keys');
+type WithKeys = FastifyRequest & { [KEYS]?: Record<string, string | null> };
+const keyOf = (request: FastifyRequest, rule: string) => (request as WithKeys)[KEYS]?.[rule] ?? null;
+
 function enforce(rule: Rule, limiter: Limiter) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (rule.key(request) === null) return;
+    const key = await rule.key(request);
+    if (key === null) return;
+    const keys = ((request as WithKeys)[KEYS] ??= {});
+    keys[rule.name] = key;
     const result = await limiter(request);
     if (result.isAllowed) return;
     if (rule.headers) {

@@ -38,9 +38,19 @@ export interface User {
   totpEnabled: boolean;
   /** The last TOTP time step accepted: a code is never accepted twice. */
   totpLastStep: number;
-  /** Consecutive failed logins, and the lock they earned (exponential, capped). */
-  failedLogins: number;
-  lockedUntil: Date | null;
+  /**
+   * Sessions ended (logout, revoked, refresh-token reuse) while their access tokens may still be
+   * alive, each with the moment the last of those tokens expires. Read with the user on every
+   * request, so a logged-out session's access token is refused at once on every instance without
+   * a read of its own. Entries past `until` mean nothing and are dropped on the next write.
+   */
+  revokedSessions: RevokedSession[];
+}
+
+export interface RevokedSession {
+  sessionId: string;
+  /** Access tokens of the session live no longer than this. */
+  until: Date;
 }
 
 /** The fields a new user must have; the rest start at their defaults. */
@@ -56,11 +66,11 @@ export const USER_DEFAULTS = {
   totpSecret: null,
   totpEnabled: false,
   totpLastStep: 0,
-  failedLogins: 0,
-  lockedUntil: null,
+  revokedSessions: [],
 } as const satisfies Partial<User>;
 
-export type UserPatch = Partial<Omit<User, 'id' | 'createdAt' | 'tokenVersion'>>;
+/** What updateUser changes; the token version and the revoked sessions have atomic methods of their own. */
+export type UserPatch = Partial<Omit<User, 'id' | 'createdAt' | 'tokenVersion' | 'revokedSessions'>>;
 
 /** A signed-in device: one refresh-token family. */
 export interface Session {
@@ -150,6 +160,41 @@ export interface AuditStore {
   list(query: { limit: number; before?: string; userId?: string; type?: string }): Promise<AuditEvent[]>;
 }
 
+/**
+ * Counters of failed attempts at a secret (a password, a TOTP code), each under a key: one key per
+ * account and source, one per account (see auth/login-throttle.ts). `subject` groups the keys of
+ * one account, so a password reset can lift all of its locks at once.
+ */
+export interface ThrottlePolicy {
+  /** Attempts before the key locks. */
+  threshold: number;
+  /** The first lock lasts 1 s, each later one twice the last, at most this long. */
+  maxLockSeconds: number;
+}
+
+export type ThrottleClaim = { allowed: true; failures: number } | { allowed: false; retryAfterSeconds: number };
+
+export interface ThrottleStore {
+  /**
+   * Atomically: refuses while the key is locked; otherwise counts one more attempt (it is counted
+   * before it runs, so that concurrent attempts cannot all pass one check) and, from `threshold`
+   * attempts on, locks the key for the next, longer time. Of N concurrent claims on a fresh key,
+   * exactly `threshold` are allowed until the first lock ends.
+   */
+  claim(key: string, subject: string, policy: ThrottlePolicy, now: Date): Promise<ThrottleClaim>;
+  /**
+   * Takes back one allowed claim that turned out right without completing a sign-in (a correct
+   * password with a second factor still to come): the count and the lock as they were before it.
+   * A claim is allowed only while the key is unlocked, so that means one attempt fewer, not locked,
+   * and the last lock's length halved back (the next failure locks as long as it would have).
+   */
+  refund(key: string, policy: ThrottlePolicy): Promise<void>;
+  /** Forgets these keys (a success: their counts start again). */
+  clear(keys: string[]): Promise<void>;
+  /** Forgets every key of a subject (a password reset lifts all of an account's locks). */
+  clearSubject(subject: string): Promise<void>;
+}
+
 export interface ListUsersQuery {
   /** Page size, already bounded by the caller. */
   limit: number;
@@ -167,6 +212,7 @@ export interface Store {
   insertUser(user: NewUser): Promise<User>;
   findUserById(id: string): Promise<User | null>;
   findUserByEmail(email: string): Promise<User | null>;
+  /** Usernames compare case-insensitively (they are unique so); the caller normalizes (NFKC) first. */
   findUserByUsername(username: string): Promise<User | null>;
   /** Users ordered by id ascending (keyset paging). */
   listUsers(query: ListUsersQuery): Promise<User[]>;
@@ -174,16 +220,25 @@ export interface Store {
   updateUser(id: string, patch: UserPatch): Promise<User | null>;
   /** Deletes the user and everything that belongs to them; false when there was no such user. */
   deleteUser(id: string): Promise<boolean>;
-  /** Atomically increments the user's token version; returns the new one, or null. */
+  /**
+   * Atomically increments the user's token version and empties their revoked sessions (every token
+   * issued before is refused by its version now); returns the new version, or null.
+   */
   bumpTokenVersion(id: string): Promise<number | null>;
-  /** Atomically counts one more failed login; returns the new count, or null. */
-  incrementFailedLogins(id: string): Promise<number | null>;
+  /**
+   * Atomically adds a session to the user's revoked sessions, dropping entries whose `until` has
+   * passed at `now`; returns how many entries the list holds now, or null for an unknown user.
+   */
+  addRevokedSession(userId: string, entry: RevokedSession, now: Date): Promise<number | null>;
+  /** Whether any user still has a password hash of the old service (bcrypt). */
+  hasLegacyPasswordHashes(): Promise<boolean>;
   /** Atomically records a TOTP step if it is newer than the last one; false for a replay. */
   claimTotpStep(id: string, step: number): Promise<boolean>;
   readonly sessions: SessionStore;
   readonly oneTimeTokens: OneTimeTokenStore;
   /** Audit events outlive the user they are about: deleting a user keeps them. */
   readonly audit: AuditStore;
+  readonly throttles: ThrottleStore;
   /** Resolves when the database answers; rejects with StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -118,7 +118,10 @@ function sameUser(existing: User, user: NewUser): 'skipped' | string {
     : `id ${user.id} already belongs to a different user (created ${existing.createdAt.toISOString()})`;
 }
 
-const BCRYPT = /^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/** The bcrypt forms the verifier checks (auth/passwords.ts): 2a, 2b, 2x and 2y. */
+const BCRYPT = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/** $2$, bcrypt's first version: the bcrypt library here cannot verify it, so its user could never sign in. */
+const UNVERIFIABLE_BCRYPT = /^\$2\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const ARGON2 = /^\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
@@ -139,6 +142,12 @@ export function parseLegacyRecord(text: string): NewUser | string {
   if (id === null) return '_id is not an ObjectId (24 hexadecimal characters)';
   if (typeof d.username !== 'string' || d.username.trim() === '') return 'username is missing';
   if (typeof d.email !== 'string' || !EMAIL.test(d.email)) return 'email is missing or not an address';
+  if (typeof d.password === 'string' && UNVERIFIABLE_BCRYPT.test(d.password)) {
+    return (
+      'password is a $2$ bcrypt hash, which this service cannot verify (the user could never sign in): ' +
+      'have them set a new password in the old service first, or create the user anew'
+    );
+  }
   if (typeof d.password !== 'string' || !(BCRYPT.test(d.password) || ARGON2.test(d.password))) {
     return 'password is not a bcrypt or argon2 hash';
   }

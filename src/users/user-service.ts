@@ -3,11 +3,13 @@
  * passwords are checked and upgraded. Routes call this; this calls the Store.
  */
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import type { PasswordCheck, PasswordHasher } from '../auth/passwords.js';
+import { createLoginThrottle, type LoginThrottle, userSubject } from '../auth/login-throttle.js';
+import type { PasswordHasher } from '../auth/passwords.js';
 import type { SessionService } from '../auth/session-service.js';
 import { AppError, errors, ValidationFailed } from '../errors.js';
 import { Conflict, type Role, type Store, type User, type UserPatch } from '../store/store.js';
 import { newId } from './ids.js';
+import { normalizeUsername, usernameProblem } from './usernames.js';
 
 export interface Registration {
   username: string;
@@ -40,14 +42,17 @@ export interface UserService {
   createWithRole(input: Registration & { role: Role }): Promise<User>;
   /**
    * Email (or username) + password login; one answer for an unknown account and a wrong password.
-   * Consecutive failures lock the account for exponentially longer, capped.
+   * Attempts are counted and locked (auth/login-throttle.ts) for unknown accounts exactly as for
+   * known ones.
    */
-  login(login: string, password: string, context?: RequestContext): Promise<User>;
+  login(login: string, password: string, context: RequestContext): Promise<User>;
   /**
-   * Re-checks a signed-in user's password (before a password change). Failures count with failed
-   * logins and the same lock applies: a stolen access token must not buy unlimited guesses.
+   * Re-checks a signed-in user's password (before a password change). Attempts count with logins
+   * and the same locks apply: a stolen access token must not buy unlimited guesses.
    */
-  verifyPassword(user: User, password: string, context?: RequestContext): Promise<boolean>;
+  verifyPassword(user: User, password: string, context: RequestContext): Promise<boolean>;
+  /** The user a login string (an email, or a username) names, if any. */
+  findByLogin(login: string): Promise<User | null>;
   findById(id: string): Promise<User | null>;
   /** The user `id` as seen by `actor`: themselves, or anyone for an admin. */
   getVisible(actor: User, id: string): Promise<User>;
@@ -98,58 +103,44 @@ export interface UserServiceDeps {
   rules: PasswordRules;
   /** Where security events go; none for the CLI. */
   audit?: AuditLog;
-  /** Failed logins before the account locks, and the longest lock. */
-  lockout?: { threshold: number; maxSeconds: number };
+  /** Counts and locks password attempts; one over the same store by default. */
+  throttle?: LoginThrottle;
   /** Revokes a user's sessions and tokens on a role change or disabling; required by `update`. */
   sessions?: Pick<SessionService, 'revokeEverything'>;
 }
 
 export function createUserService(deps: UserServiceDeps): UserService {
   const { store, passwords, rules } = deps;
-  const lockout = deps.lockout ?? { threshold: 5, maxSeconds: 900 };
   const audit = deps.audit;
+  const throttle = deps.throttle ?? createLoginThrottle({ store, audit });
   const checkNewPassword = (password: string) => checkPasswordRules(password, rules);
 
-  /** Checks `user`'s password, honouring the lock and extending it on repeated failures. */
-  async function checkCounted(
-    user: User,
-    password: string,
-    context: RequestContext | undefined,
-    reason: string,
-  ): Promise<PasswordCheck> {
-    const now = Date.now();
-    // While locked the password is not even checked: guessing gains nothing.
-    if (user.lockedUntil !== null && user.lockedUntil.getTime() > now) {
-      throw errors.accountLocked(Math.ceil((user.lockedUntil.getTime() - now) / 1000));
-    }
-    const check = await passwords.verify(user.passwordHash, password);
-    if (!check.ok) {
-      const failures = (await store.incrementFailedLogins(user.id)) ?? 0;
-      await audit?.record('login.failed', { userId: user.id, context, detail: { reason, failures } });
-      if (failures >= lockout.threshold) {
-        // 1 s, 2 s, 4 s ... capped: slows guessing to a crawl, yet never locks the owner out for long.
-        const seconds = Math.min(2 ** (failures - lockout.threshold), lockout.maxSeconds);
-        await store.updateUser(user.id, { lockedUntil: new Date(now + seconds * 1000) });
-        await audit?.record('login.locked', { userId: user.id, context, detail: { seconds } });
-      }
-    }
-    return check;
+  /** The NFKC form of a new username, or a 422 naming what is wrong with it. */
+  function checkNewUsername(raw: string): string {
+    const username = normalizeUsername(raw);
+    const problem = usernameProblem(username);
+    if (problem !== null) throw new ValidationFailed([{ loc: ['body', 'username'], msg: problem, type: 'value_error' }]);
+    return username;
   }
 
+  const findByLogin = (login: string) =>
+    login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
+
   async function create(input: Registration & { role: Role }): Promise<User> {
+    const username = checkNewUsername(input.username);
     checkNewPassword(input.password);
     // A cheap look-up first spares an argon2 hash for the common duplicate; the unique indexes
     // still decide races (20 concurrent registrations of one email: exactly one wins).
     const [byEmail, byUsername] = await Promise.all([
       store.findUserByEmail(input.email),
-      store.findUserByUsername(input.username),
+      store.findUserByUsername(username),
     ]);
     if (byEmail !== null || byUsername !== null) throw errors.userExists();
     const passwordHash = await passwords.hash(input.password);
     try {
       return await store.insertUser({
         id: newId(),
-        username: input.username,
+        username,
         email: input.email,
         passwordHash,
         fullName: input.fullName,
@@ -211,31 +202,45 @@ export function createUserService(deps: UserServiceDeps): UserService {
     async login(login, password, context) {
       if (Buffer.byteLength(password, 'utf8') > rules.maxPasswordBytes) throw errors.badCredentials();
       // An email, or (the OAuth2 form's "username") a username.
-      const user = login.includes('@') ? await store.findUserByEmail(login) : await store.findUserByUsername(login);
+      const user = await findByLogin(login);
+      const subject = throttle.subjectOf(user, login);
+      // Counted before the password is checked, for unknown accounts as for known ones.
+      await throttle.claim(subject, context);
       if (user === null) {
         // Same answer and about the same time as a wrong password: no user enumeration.
         await passwords.verifyDummy(password);
         await audit?.record('login.failed', { context, detail: { reason: 'unknown_account' } });
         throw errors.badCredentials();
       }
-      const check = await checkCounted(user, password, context, 'wrong_password');
-      if (!check.ok) throw errors.badCredentials();
-      if (user.disabled) throw errors.accountDisabled();
-      const patch: UserPatch = {};
-      // With a second factor on, the count resets only once it passes (totp-service): else whoever
-      // knows the password would wipe the lock that wrong codes built up, and guess codes for ever.
-      if (!user.totpEnabled && (user.failedLogins !== 0 || user.lockedUntil !== null)) {
-        Object.assign(patch, { failedLogins: 0, lockedUntil: null });
+      const check = await passwords.verify(user.passwordHash, password);
+      if (!check.ok) {
+        await audit?.record('login.failed', { userId: user.id, context, detail: { reason: 'wrong_password' } });
+        throw errors.badCredentials();
       }
-      if (check.needsRehash) patch.passwordHash = await passwords.hash(password);
-      if (Object.keys(patch).length === 0) return user;
-      return (await store.updateUser(user.id, patch)) ?? user;
+      if (user.disabled) throw errors.accountDisabled();
+      // With a second factor on, the counts start again only once it passes (totp-service): else
+      // whoever knows the password would wipe what wrong codes built up, and guess codes for ever.
+      if (user.totpEnabled) await throttle.firstFactorPassed(subject, context);
+      else await throttle.succeeded(subject, context);
+      if (!check.needsRehash) return user;
+      return (await store.updateUser(user.id, { passwordHash: await passwords.hash(password) })) ?? user;
     },
 
     async verifyPassword(user, password, context) {
-      if (Buffer.byteLength(password, 'utf8') > rules.maxPasswordBytes) return false;
-      return (await checkCounted(user, password, context, 'wrong_current_password')).ok;
+      const subject = userSubject(user.id);
+      await throttle.claim(subject, context);
+      const ok = Buffer.byteLength(password, 'utf8') <= rules.maxPasswordBytes && (await passwords.verify(user.passwordHash, password)).ok;
+      if (!ok) {
+        await audit?.record('login.failed', { userId: user.id, context, detail: { reason: 'wrong_current_password' } });
+      } else if (user.totpEnabled) {
+        await throttle.firstFactorPassed(subject, context);
+      } else {
+        await throttle.succeeded(subject, context);
+      }
+      return ok;
     },
+
+    findByLogin,
 
     findById: (id) => store.findUserById(id),
 
@@ -268,6 +273,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       await assertNotLastAdmin(target);
       // Sessions and pending tokens go with the user; their access tokens fail the user look-up.
       if (!(await store.deleteUser(id))) throw errors.userNotFound();
+      await throttle.lift(id);
       await audit?.record('user.deleted', { userId: id, actorId: actor.id, context, detail: { email: target.email } });
     },
 
@@ -287,7 +293,8 @@ export function createUserService(deps: UserServiceDeps): UserService {
       }
       const target = actor.id === id ? actor : await store.findUserById(id);
       if (target === null) throw errors.userNotFound();
-      const patch = diff(target, changes);
+      const username = changes.username === undefined ? undefined : checkNewUsername(changes.username);
+      const patch = diff(target, { ...changes, username });
       if (Object.keys(patch).length === 0) return target;
       if ((patch.role !== undefined && target.role === 'admin') || patch.disabled === true) await assertNotLastAdmin(target);
       const [byEmail, byUsername] = await Promise.all([

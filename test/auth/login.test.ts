@@ -151,6 +151,36 @@ describe('users imported from the old service (bcrypt hashes)', () => {
     assert.equal(res.statusCode, 200);
   });
 
+  it('keeps the old usernames as they were (Bob, with its capital), and signs them in by username in any case', async () => {
+    assert.equal((await t.store.findUserByEmail('bob.builder@example.com'))?.username, 'Bob');
+    for (const username of ['Bob', 'bob', 'BOB']) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ username, password: pw('Bob.Builder@Example.com') }).toString(),
+      });
+      assert.equal(res.statusCode, 200, `${username}: ${res.body}`);
+    }
+  });
+
+  it('signs in a user whose hash is $2x$ (crypt_blowfish), checked as $2a$, and re-hashes it', async () => {
+    const { hashSync } = await import('@node-rs/bcrypt');
+    const password = 'ascii-password-2x';
+    const user = await t.store.insertUser({
+      id: '6916d8000000000000000fff',
+      username: 'old2x',
+      email: 'old2x@example.com',
+      passwordHash: `$2x$${hashSync(password, 4).slice(4)}`,
+      fullName: null,
+      role: 'student',
+      createdAt: new Date('2024-01-01T00:00:00Z'),
+    });
+    assert.equal((await loginRequest(t, user.email, 'not-it')).statusCode, 401);
+    assert.equal((await loginRequest(t, user.email, password)).statusCode, 200);
+    assert.match((await t.store.findUserById(user.id))?.passwordHash ?? '', /^\$argon2id\$/);
+  });
+
   it('lets carol in with a 6-character password from before the 8-character minimum', async () => {
     assert.equal(pw('carol@example.com').length, 6);
     assert.equal((await loginRequest(t, 'carol@example.com', pw('carol@example.com'))).statusCode, 200);

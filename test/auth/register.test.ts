@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { bearer, buildTestApp, login, newUserBody, register, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
 
@@ -54,6 +55,51 @@ describe('POST /auth/register', () => {
     const sameUsername = await register(t.app, newUserBody({ username: body.username }));
     assert.equal(sameUsername.statusCode, 400);
     assert.equal(sameUsername.json().code, 'USER_EXISTS');
+  });
+
+  describe('usernames that could pass for another (NFKC, case, scripts, invisible characters)', () => {
+    it('refuses look-alikes of a taken name: another case, a Cyrillic letter, a zero-width or direction character, a space', async () => {
+      const base = `admin${randomBytes(3).toString('hex')}`;
+      assert.equal((await register(t.app, newUserBody({ username: base }))).statusCode, 201);
+      const taken = await register(t.app, newUserBody({ username: base.replace('admin', 'Admin') }));
+      assert.equal(taken.statusCode, 400, 'unique regardless of case');
+      assert.equal(taken.json().code, 'USER_EXISTS');
+      const fullWidth = base.replace('admin', 'ａｄｍｉｎ');
+      assert.equal((await register(t.app, newUserBody({ username: fullWidth }))).statusCode, 400, 'NFKC makes it the same name');
+      for (const [why, username] of [
+        ['a Cyrillic а among Latin letters', base.replace('a', '\u0430')],
+        ['a zero-width space', `${base}\u200b`],
+        ['a right-to-left override', `\u202e${base}`],
+        ['a trailing space', `${base} `],
+        ['a space inside', base.replace('min', ' min')],
+        ['an @ (a login with @ is read as an email)', `${base}@x`],
+      ] as const) {
+        const res = await register(t.app, newUserBody({ username }));
+        assert.equal(res.statusCode, 422, `${why}: ${res.body}`);
+        assert.deepEqual(res.json().detail[0].loc, ['body', 'username'], why);
+      }
+    });
+
+    it('accepts names in one script, or the mixes Japanese, Chinese and Korean use, stored in NFKC form', async () => {
+      const tag = String(randomBytes(3).readUIntBE(0, 3)); // digits belong to every script
+      for (const username of [`Zoë_${tag}`, `Дмитрий${tag}`, `山田太郎ユーザー${tag}`, `kim.민준${tag}`, `Ｗｉｄｅ${tag}`]) {
+        const res = await register(t.app, newUserBody({ username }));
+        assert.equal(res.statusCode, 201, `${username}: ${res.body}`);
+        assert.equal(res.json().username, username.normalize('NFKC'));
+      }
+    });
+
+    it('signs in by username in any case', async () => {
+      const body = newUserBody({ username: `Mixed.Case_${randomBytes(2).toString('hex')}` });
+      assert.equal((await register(t.app, body)).statusCode, 201);
+      const form = await t.app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ username: body.username.toLowerCase(), password: body.password }).toString(),
+      });
+      assert.equal(form.statusCode, 200, form.body);
+    });
   });
 
   it('gives exactly one 201 for 20 concurrent registrations of one email', async () => {

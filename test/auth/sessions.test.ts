@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bearer, buildTestApp, newUserBody, register, signUp, type TestApp } from '../helpers/app.js';
+import { hashToken } from '../../src/auth/session-service.js';
+import { newId } from '../../src/users/ids.js';
+import { bearer, buildTestApp, newUserBody, register, signUp, signUpAdmin as signUpAdminIn, type TestApp } from '../helpers/app.js';
 
 interface Pair {
   access_token: string;
@@ -52,8 +55,11 @@ describe('sessions: refresh, logout, logout-all', () => {
     const legit = (await refresh(stolen.refresh_token)).json() as Pair;
     // The thief replays the token the owner already used...
     assert.equal((await refresh(stolen.refresh_token)).statusCode, 401);
-    // ...and the owner's current refresh token is dead too: the session is revoked.
+    // ...and the owner's current refresh token is dead too: the session is revoked, and with it
+    // every access token it gave out (whoever copied the refresh token may hold those too).
     assert.equal((await refresh(legit.refresh_token)).statusCode, 401);
+    assert.equal((await me(legit.access_token)).statusCode, 401);
+    assert.equal((await me(stolen.access_token)).statusCode, 401);
     const events = await t.store.audit.list({ limit: 10, userId: a.id, type: 'refresh.reuse_detected' });
     assert.equal(events.length, 1);
   });
@@ -72,14 +78,45 @@ describe('sessions: refresh, logout, logout-all', () => {
     assert.equal(res.statusCode, 422);
   });
 
-  it('logout revokes this session only', async () => {
+  it('logout revokes this session only, its access tokens included, at once', async () => {
     const a = await account();
     const one = await loginPair(a.email, a.password);
     const two = await loginPair(a.email, a.password);
     const res = await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(one.access_token) });
     assert.equal(res.statusCode, 204);
     assert.equal((await refresh(one.refresh_token)).statusCode, 401);
+    const after = await me(one.access_token);
+    assert.equal(after.statusCode, 401, 'the logged-out access token is refused before it expires');
+    assert.equal(after.json().code, 'INVALID_TOKEN');
+    assert.equal((await me(two.access_token)).statusCode, 200, "the other session's access token still works");
     assert.equal((await refresh(two.refresh_token)).statusCode, 200);
+  });
+
+  it('refuses a session past its expiry to refresh', async () => {
+    const a = await account();
+    const user = await t.store.findUserByEmail(a.email);
+    assert.ok(user);
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const session = (id: string, expiresAt: number) => ({
+      id,
+      userId: user.id,
+      createdAt: new Date(now - 31 * 24 * 3600 * 1000),
+      lastUsedAt: new Date(now - 24 * 3600 * 1000),
+      expiresAt: new Date(expiresAt),
+      revokedAt: null,
+      userAgent: 'Old laptop',
+      ip: null,
+    });
+    // A session whose 30 days ended a second ago, never revoked, its refresh token never used.
+    await t.store.sessions.create(session(newId(), now - 1000), hashToken(token));
+    const res = await refresh(token);
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.json().code, 'INVALID_REFRESH_TOKEN');
+    // The same, a minute before its end, still refreshes: what refused it was the expiry.
+    const live = randomBytes(32).toString('base64url');
+    await t.store.sessions.create(session(newId(), now + 60_000), hashToken(live));
+    assert.equal((await refresh(live)).statusCode, 200);
   });
 
   it('logout-all revokes every session and kills outstanding access tokens at once', async () => {
@@ -110,6 +147,7 @@ describe('sessions: refresh, logout, logout-all', () => {
     const del = await t.app.inject({ method: 'DELETE', url: `/auth/sessions/${phoneSession}`, headers: bearer(laptop.access_token) });
     assert.equal(del.statusCode, 204);
     assert.equal((await refresh(phone.refresh_token)).statusCode, 401);
+    assert.equal((await me(phone.access_token)).statusCode, 401, "the revoked device's access token stops at once");
     assert.equal((await refresh(laptop.refresh_token)).statusCode, 200);
   });
 
@@ -122,6 +160,19 @@ describe('sessions: refresh, logout, logout-all', () => {
     const res = await t.app.inject({ method: 'DELETE', url: `/auth/sessions/${list[0].id}`, headers: bearer(mine.access_token) });
     assert.equal(res.statusCode, 404);
     assert.equal((await refresh(theirs.refresh_token)).statusCode, 200);
+  });
+
+  it('keeps tokens from before a disabling dead after the account is enabled again', async () => {
+    const a = await account();
+    const admin = await signUpAdminIn(t);
+    const pair = await loginPair(a.email, a.password);
+    const patch = (disabled: boolean) =>
+      t.app.inject({ method: 'PATCH', url: `/users/${a.id}`, headers: bearer(admin.token), payload: { disabled } });
+    assert.equal((await patch(true)).statusCode, 200);
+    assert.equal((await patch(false)).statusCode, 200);
+    assert.equal((await me(pair.access_token)).statusCode, 401, 'the access token was revoked by the disabling');
+    assert.equal((await refresh(pair.refresh_token)).statusCode, 401, 'so was the session');
+    assert.equal((await me((await loginPair(a.email, a.password)).access_token)).statusCode, 200);
   });
 
   it('refuses refresh and access for a disabled user, and for a deleted one', async () => {
@@ -146,11 +197,12 @@ describe('sessions: refresh, logout, logout-all', () => {
 describe('failed logins lock the account for a growing, capped time', () => {
   let t: TestApp;
   before(async () => {
-    t = await buildTestApp();
+    // The per-account rate limit is lifted here so that what is tested is the lock alone.
+    t = await buildTestApp({ RATE_LIMIT_LOGIN_PER_ACCOUNT: '1000', RATE_LIMIT_LOGIN_PER_IP: '100000' });
   });
   after(() => t.close());
-  const attempt = (email: string, password: string) =>
-    t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+  const attempt = (email: string, password: string, ip = '198.51.100.1') =>
+    t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password }, remoteAddress: ip });
 
   it('locks after 5 failures, refuses even the right password while locked, and unlocks after', async () => {
     const s = await signUp(t.app);
@@ -158,37 +210,97 @@ describe('failed logins lock the account for a growing, capped time', () => {
     const locked = await attempt(s.body.email, s.body.password);
     assert.equal(locked.statusCode, 429);
     assert.equal(locked.json().code, 'ACCOUNT_LOCKED');
-    assert.ok(Number(locked.headers['retry-after']) >= 1);
-    const user = await t.store.findUserById(s.id);
-    assert.equal(user?.failedLogins, 5);
-    // Time passes (the lock is 1 s after the 5th failure; move it into the past instead of sleeping).
-    await t.store.updateUser(s.id, { lockedUntil: new Date(Date.now() - 1000) });
+    assert.equal(locked.headers['retry-after'], '1');
+    // The lock after the 5th failure is 1 s: move the clock instead of sleeping.
+    t.advance(1100);
     assert.equal((await attempt(s.body.email, s.body.password)).statusCode, 200);
-    const reset = await t.store.findUserById(s.id);
-    assert.equal(reset?.failedLogins, 0);
-    assert.equal(reset?.lockedUntil, null);
+    // A success starts the count again: four more failures do not lock.
+    for (let i = 0; i < 4; i++) assert.equal((await attempt(s.body.email, 'wrong-password')).statusCode, 401);
+    assert.equal((await attempt(s.body.email, s.body.password)).statusCode, 200);
   });
 
-  it('doubles the lock with each further failure, up to 15 minutes', async () => {
+  it('doubles the lock with each further failure', async () => {
     const s = await signUp(t.app);
-    await t.store.updateUser(s.id, { failedLogins: 40 });
-    const before = Date.now();
-    assert.equal((await attempt(s.body.email, 'wrong-password')).statusCode, 401);
-    const lockedUntil = (await t.store.findUserById(s.id))?.lockedUntil?.getTime() ?? 0;
-    assert.ok(lockedUntil - before <= 15 * 60 * 1000 + 1000 && lockedUntil - before >= 15 * 60 * 1000 - 1000, 'capped at 15 min');
-    await t.store.updateUser(s.id, { failedLogins: 6, lockedUntil: null });
-    const t0 = Date.now();
-    await attempt(s.body.email, 'wrong-password');
-    const seventh = ((await t.store.findUserById(s.id))?.lockedUntil?.getTime() ?? 0) - t0;
-    assert.ok(seventh >= 3000 && seventh <= 5000, `7th failure locks ~4 s, got ${seventh} ms`);
+    for (let i = 0; i < 5; i++) await attempt(s.body.email, 'wrong-password');
+    const waits: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const locked = await attempt(s.body.email, 'wrong-password');
+      waits.push(String(locked.headers['retry-after']));
+      t.advance(Number(locked.headers['retry-after']) * 1000 + 10);
+      assert.equal((await attempt(s.body.email, 'wrong-password')).statusCode, 401, 'one attempt after each lock');
+    }
+    assert.deepEqual(waits, ['1', '2', '4', '8']);
+  });
+
+  it("keeps a stranger's guesses from another address from locking the owner out", async () => {
+    const s = await signUp(t.app);
+    for (let i = 0; i < 8; i++) await attempt(s.body.email, 'wrong-password', '203.0.113.66');
+    assert.equal((await attempt(s.body.email, s.body.password, '203.0.113.66')).statusCode, 429, 'the guessing address is locked');
+    assert.equal((await attempt(s.body.email, s.body.password, '198.51.100.7')).statusCode, 200, 'the owner is not');
+  });
+
+  it('locks the account from everywhere after 50 failures from many addresses, until a reset or the lock ends', async () => {
+    const s = await signUp(t.app);
+    for (let i = 0; i < 50; i++) {
+      assert.equal((await attempt(s.body.email, 'wrong-password', `192.0.2.${i + 1}`)).statusCode, 401);
+    }
+    const locked = await attempt(s.body.email, s.body.password, '198.51.100.8');
+    assert.equal(locked.statusCode, 429);
+    assert.equal(locked.json().code, 'ACCOUNT_LOCKED');
+    t.advance(1100);
+    assert.equal((await attempt(s.body.email, s.body.password, '198.51.100.8')).statusCode, 200);
+  });
+
+  it('answers an unknown account exactly as a known one, lock included (no enumeration)', async () => {
+    const s = await signUp(t.app);
+    const unknown = `nobody-${s.body.email}`;
+    const answers = async (email: string) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const res = await attempt(email, 'wrong-password', '198.51.100.9');
+        seen.push(`${res.statusCode} ${res.json().code} ${res.headers['retry-after'] ?? '-'}`);
+      }
+      return seen;
+    };
+    const known = await answers(s.body.email);
+    assert.deepEqual(await answers(unknown), known);
+    assert.deepEqual(known.slice(4), ['401 INVALID_CREDENTIALS -', '429 ACCOUNT_LOCKED 1', '429 ACCOUNT_LOCKED 1']);
+  });
+
+  it('counts an email and a username of one account as one', async () => {
+    const s = await signUp(t.app);
+    const viaForm = (username: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        payload: `username=${encodeURIComponent(username)}&password=wrong-password`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        remoteAddress: '198.51.100.10',
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await attempt(s.body.email, 'wrong-password', '198.51.100.10')).statusCode, 401);
+    for (let i = 0; i < 2; i++) assert.equal((await viaForm(s.body.username.toUpperCase())).statusCode, 401);
+    assert.equal((await attempt(s.body.email, s.body.password, '198.51.100.10')).statusCode, 429);
+  });
+
+  it('lets at most 5 of 20 concurrent attempts run (19 wrong, 1 right): the lock cannot be raced', async () => {
+    const s = await signUp(t.app);
+    const passwords = Array.from({ length: 20 }, (_, i) => (i === 13 ? s.body.password : `wrong-${i}`));
+    const answers = await Promise.all(passwords.map((p) => attempt(s.body.email, p, '198.51.100.11')));
+    const statuses = answers.map((r) => r.statusCode);
+    assert.equal(statuses.filter((c) => c === 429).length, 15, `statuses: ${statuses.join(',')}`);
+    assert.ok(statuses.filter((c) => c === 200).length <= 1);
   });
 
   it('records failures and locks in the audit log', async () => {
     const s = await signUp(t.app);
-    await attempt(s.body.email, 'wrong-password');
-    const events = await t.store.audit.list({ limit: 10, userId: s.id, type: 'login.failed' });
-    assert.equal(events.length, 1);
-    assert.equal(JSON.parse(events[0]?.detail ?? '{}').reason, 'wrong_password');
+    for (let i = 0; i < 5; i++) await attempt(s.body.email, 'wrong-password', '198.51.100.12');
+    const failed = await t.store.audit.list({ limit: 10, userId: s.id, type: 'login.failed' });
+    assert.equal(failed.length, 5);
+    assert.equal(JSON.parse(failed[0]?.detail ?? '{}').reason, 'wrong_password');
+    const locked = await t.store.audit.list({ limit: 10, userId: s.id, type: 'login.locked' });
+    assert.equal(locked.length, 1);
+    assert.deepEqual(JSON.parse(locked[0]?.detail ?? '{}'), { scope: 'source', attempts: 5 });
+    assert.equal(locked[0]?.ip, '198.51.100.12');
   });
 });
 

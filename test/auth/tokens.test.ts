@@ -8,7 +8,8 @@ import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 /** The old service's secret, still accepted (HS256) beside the EdDSA keys. */
-const SECRET = 'an-old-service-secret-of-at-least-32-bytes';
+// A random HS256 key, as `openssl rand -base64 48` makes one (placeholders are refused at start-up).
+const SECRET = randomBytes(48).toString('base64');
 
 function hs256(secret: Uint8Array | string, header: object, payload: object): string {
   const signingInput = `${b64(header)}.${b64(payload)}`;
@@ -147,13 +148,14 @@ describe('keys and rotation', () => {
     const before = await buildTestApp({ JWT_SIGNING_KEYS: JSON.stringify([oldJwk]) });
     const session = await signUp(before.app);
     await before.app.close();
-    // The same database, restarted with the new key in front and the old one still listed.
+    // The same database (SQLite file or PostgreSQL database), restarted with the new key in front
+    // and the old one still listed.
+    const db = before.config.database;
     const rotated = await buildTestApp({
       JWT_SIGNING_KEYS: JSON.stringify([newJwk, oldJwk]),
-      DATABASE_URL: before.config.database.kind === 'sqlite' ? `sqlite:${before.config.database.file}` : '',
+      DATABASE_URL: db.kind === 'sqlite' ? `sqlite:${db.file}` : db.url,
     });
     try {
-      if (before.config.database.kind !== 'sqlite') return; // the PostgreSQL helper gives each app its own database
       assert.equal((await rotated.app.inject({ url: '/users/me', headers: bearer(session.token) })).statusCode, 200);
       const fresh = await rotated.app.inject({
         method: 'POST',
@@ -167,7 +169,7 @@ describe('keys and rotation', () => {
       assert.ok(jwks.keys.every((k: Record<string, unknown>) => k.d === undefined), 'no private part is published');
     } finally {
       await rotated.close();
-      await before.store.close().catch(() => undefined);
+      await before.close();
     }
   });
 

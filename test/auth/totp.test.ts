@@ -30,7 +30,9 @@ type Account = Awaited<ReturnType<typeof signUp>>;
 describe('TOTP second factor', () => {
   let t: TestApp;
   before(async () => {
-    t = await buildTestApp();
+    // The per-user limits are lifted: the account's lock is what these tests are about (the limits
+    // have their own tests in test/http/rate-limits.test.ts).
+    t = await buildTestApp({ RATE_LIMIT_MFA_PER_USER: '1000', RATE_LIMIT_REAUTH_PER_USER: '1000' });
   });
   after(() => t.close());
 
@@ -148,7 +150,9 @@ describe('TOTP second factor', () => {
       const wrong = await setup(account, 'not-the-password');
       assert.equal(wrong.statusCode, 403);
       assert.equal((await t.store.findUserById(account.id))?.totpSecret, null, 'no secret stored');
-      assert.equal((await t.store.findUserById(account.id))?.failedLogins, 1, 'counted as a failed password');
+      for (let i = 0; i < 4; i++) assert.equal((await setup(account, 'still-not-it')).statusCode, 403);
+      assert.equal((await setup(account)).statusCode, 429, 'five wrong passwords lock it, as logins do');
+      t.advance(1100);
       const missing = await post('/auth/2fa/totp/setup', {}, account.token);
       assert.equal(missing.statusCode, 422);
       assert.equal((await setup(account)).statusCode, 200);
@@ -201,10 +205,25 @@ describe('TOTP second factor', () => {
       const code = codeFor(secret, 1);
       assert.equal((await verify(await challenge(account), code)).statusCode, 200);
       const replay = await verify(await challenge(account), code);
-      assert.equal(replay.statusCode, 401);
+      assert.equal(replay.statusCode, 403);
       assert.equal(replay.json().code, 'INVALID_MFA_CODE');
       const failed = await t.store.audit.list({ limit: 10, userId: account.id, type: 'mfa.failed' });
       assert.equal(JSON.parse(failed[0]?.detail ?? '{}').reason, 'replay');
+    });
+
+    it('accepts a code one step early or late (clock drift), and none further off', async () => {
+      const account = await signUp(t.app);
+      const secret = (await setup(account)).json().secret as string;
+      for (const steps of [-3, -2, 2, 3]) {
+        const res = await post('/auth/2fa/totp/confirm', { code: codeFor(secret, steps) }, account.token);
+        // A code two steps off can coincide with a valid one (one in a million); then it is right.
+        if ([-1, 0, 1].some((near) => codeFor(secret, near) === codeFor(secret, steps))) continue;
+        assert.equal(res.statusCode, 403, `${steps} steps off`);
+      }
+      assert.equal((await post('/auth/2fa/totp/confirm', { code: codeFor(secret, -1) }, account.token)).statusCode, 200);
+      const late = await signUp(t.app);
+      const lateSecret = (await setup(late)).json().secret as string;
+      assert.equal((await post('/auth/2fa/totp/confirm', { code: codeFor(lateSecret, 1) }, late.token)).statusCode, 200);
     });
 
     it('does not accept the code that turned TOTP on as a login code', async () => {
@@ -213,7 +232,7 @@ describe('TOTP second factor', () => {
       const code = codeFor(started);
       assert.equal((await post('/auth/2fa/totp/confirm', { code }, account.token)).statusCode, 200);
       const res = await verify(await challenge(account), code);
-      assert.equal(res.statusCode, 401);
+      assert.equal(res.statusCode, 403);
       assert.equal(res.json().code, 'INVALID_MFA_CODE');
     });
 
@@ -223,7 +242,7 @@ describe('TOTP second factor', () => {
       const tokens = [await challenge(account), await challenge(account), await challenge(account)];
       const code = codeFor(secret, 1);
       const answers = await Promise.all(tokens.map((mfaToken) => verify(mfaToken, code)));
-      assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 401, 401]);
+      assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 403, 403]);
     });
 
     it('takes 5 wrong codes per challenge, then the challenge is gone', async () => {
@@ -233,16 +252,16 @@ describe('TOTP second factor', () => {
       const bad = wrongCode(secret);
       for (const left of [4, 3, 2, 1, 0]) {
         const res = await verify(mfaToken, bad);
-        assert.equal(res.statusCode, 401);
+        assert.equal(res.statusCode, 403);
         assert.equal(res.json().code, 'INVALID_MFA_CODE');
         assert.equal(res.json().attempts_left, left);
       }
       const late = await verify(mfaToken, codeFor(secret, 1));
       assert.equal(late.statusCode, 401, 'even the right code is too late');
       assert.equal(late.json().code, 'INVALID_MFA_TOKEN');
-      const user = await t.store.findUserById(account.id);
-      assert.equal(user?.failedLogins, 5, 'each wrong code is a failed login of the account');
-      assert.ok((await auditTypes(account.id)).includes('mfa.failed'));
+      assert.equal((await auditTypes(account.id)).filter((type) => type === 'mfa.failed').length, 5);
+      const lockedNow = await passwordLogin(account);
+      assert.equal(lockedNow.statusCode, 429, 'each wrong code is a failed attempt of the account: five lock it');
     });
 
     it('locks the account after repeated wrong codes, and a correct password does not lift the count', async () => {
@@ -250,31 +269,39 @@ describe('TOTP second factor', () => {
       const { secret } = await enable(account);
       const bad = wrongCode(secret);
       const first = await challenge(account);
-      for (let i = 0; i < 5; i += 1) await verify(first, bad);
-      const locked = await t.store.findUserById(account.id);
-      assert.ok(locked?.lockedUntil && locked.lockedUntil.getTime() > Date.now(), 'five wrong codes lock the account');
+      for (let i = 0; i < 5; i += 1) assert.equal((await verify(first, bad)).statusCode, 403);
+      const locked = await passwordLogin(account);
+      assert.equal(locked.statusCode, 429, 'five wrong codes lock the account, its password step included');
+      assert.equal(locked.json().code, 'ACCOUNT_LOCKED');
 
-      // The lock runs out; whoever has the password gets new challenges, but the count goes on.
-      await t.store.updateUser(account.id, { lockedUntil: new Date(Date.now() - 1000) });
-      const [second, third] = [await challenge(account), await challenge(account)];
-      assert.equal((await t.store.findUserById(account.id))?.failedLogins, 5);
-      assert.equal((await verify(second, bad)).statusCode, 401);
-      const relocked = await t.store.findUserById(account.id);
-      assert.equal(relocked?.failedLogins, 6);
-      assert.ok(relocked?.lockedUntil && relocked.lockedUntil.getTime() > Date.now() + 1000, 'a longer lock (2 s)');
-
-      // While locked no code is checked, not even the right one, on any challenge.
-      const refused = await verify(third, codeFor(secret, 1));
-      assert.equal(refused.statusCode, 429);
+      // The lock runs out; whoever has the password gets a new challenge, but the count goes on:
+      // the next wrong code locks again, for longer (2 s), and then no code is checked at all.
+      t.advance(1100);
+      const second = await challenge(account);
+      assert.equal((await verify(second, bad)).statusCode, 403);
+      const refused = await verify(second, codeFor(secret, 1));
+      assert.equal(refused.statusCode, 429, 'while locked no code is checked, not even the right one');
       assert.equal(refused.json().code, 'ACCOUNT_LOCKED');
-      assert.ok(Number(refused.headers['retry-after']) >= 1);
+      assert.equal(refused.headers['retry-after'], '2');
 
       // After the lock the challenge is still there, and the right code resets the count.
-      await t.store.updateUser(account.id, { lockedUntil: new Date(Date.now() - 1000) });
-      assert.equal((await verify(third, codeFor(secret, 1))).statusCode, 200);
-      const after = await t.store.findUserById(account.id);
-      assert.equal(after?.failedLogins, 0);
-      assert.equal(after?.lockedUntil, null);
+      t.advance(2100);
+      assert.equal((await verify(second, codeFor(secret, 1))).statusCode, 200);
+      const third = await challenge(account);
+      for (let i = 0; i < 4; i += 1) assert.equal((await verify(third, bad)).statusCode, 403, 'the count started again');
+    });
+
+    it('lets at most 5 of 30 racing wrong codes be checked', async () => {
+      const account = await signUp(t.app);
+      const { secret } = await enable(account);
+      const challenges: string[] = [];
+      for (let i = 0; i < 6; i++) challenges.push(await challenge(account));
+      const bad = wrongCode(secret);
+      const answers = await Promise.all(challenges.flatMap((mfaToken) => Array.from({ length: 5 }, () => verify(mfaToken, bad))));
+      const checked = answers.filter((a) => a.json().code === 'INVALID_MFA_CODE').length;
+      assert.ok(checked <= 5, `${checked} codes were checked`);
+      // The rest: 429 (locked), or 401 (the challenge was taken by a concurrent request at that moment).
+      assert.ok(answers.every((a) => [401, 403, 429].includes(a.statusCode)));
     });
 
     it('refuses an unknown, malformed or expired mfa_token', async () => {
@@ -308,7 +335,7 @@ describe('TOTP second factor', () => {
       const succeeded = await t.store.audit.list({ limit: 1, userId: account.id, type: 'mfa.succeeded' });
       assert.deepEqual(JSON.parse(succeeded[0]?.detail ?? '{}'), { method: 'recovery', recovery_codes_left: 9 });
       const again = await verify(await challenge(account), code);
-      assert.equal(again.statusCode, 401);
+      assert.equal(again.statusCode, 403);
       assert.equal(again.json().code, 'INVALID_MFA_CODE');
     });
 
@@ -319,7 +346,7 @@ describe('TOTP second factor', () => {
       await enable(bob);
       const code = alices.recoveryCodes[0] as string;
       const stolen = await verify(await challenge(bob), code);
-      assert.equal(stolen.statusCode, 401);
+      assert.equal(stolen.statusCode, 403);
       assert.equal(stolen.json().code, 'INVALID_MFA_CODE');
       assert.equal((await verify(await challenge(alice), code)).statusCode, 200, "still good for its owner");
     });
@@ -396,7 +423,7 @@ describe('TOTP second factor', () => {
       const fresh = res.json().recovery_codes as string[];
       assert.equal(fresh.length, 10);
       assert.equal(await t.store.oneTimeTokens.countForUser(account.id, 'recovery'), 10);
-      assert.equal((await verify(await challenge(account), old[1] as string)).statusCode, 401, 'the old codes are gone');
+      assert.equal((await verify(await challenge(account), old[1] as string)).statusCode, 403, 'the old codes are gone');
       assert.equal((await verify(await challenge(account), fresh[0] as string)).statusCode, 200);
     });
   });

@@ -26,6 +26,8 @@ export interface TestApp {
   /** The token keys the app signs and verifies with (generated in dataDir unless env says otherwise). */
   keys: KeySet;
   dataDir: string;
+  /** Moves the clock the login locks count in (see BuildOptions.clock) forward. */
+  advance(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -47,7 +49,9 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...env });
   const store = await openStore(config.database);
   const keys = resolveKeySet(config, { info: () => {}, warn: () => {} });
-  const { app, users, schemas } = await buildApp({ config, store, keys, logger: false });
+  let skew = 0;
+  const clock = () => new Date(Date.now() + skew);
+  const { app, users, schemas } = await buildApp({ config, store, keys, logger: false, clock });
   await app.ready();
   return {
     app,
@@ -57,6 +61,9 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
     config,
     keys,
     dataDir,
+    advance(ms) {
+      skew += ms;
+    },
     async close() {
       await app.close();
       await store.close();

@@ -17,8 +17,11 @@ export interface SmtpListener {
   /** smtp://127.0.0.1:PORT, for SMTP_URL. */
   url: string;
   received: ReceivedMail[];
-  /** Resolves with the first mail to `address` not taken before (waits for it if need be). */
-  next(address: string): Promise<ReceivedMail>;
+  /**
+   * Resolves with the first mail to `address` not taken before, waiting for it if need be; rejects
+   * when none comes within `timeoutMs` (a missing mail fails the test instead of hanging the run).
+   */
+  next(address: string, timeoutMs?: number): Promise<ReceivedMail>;
   close(): Promise<void>;
 }
 
@@ -69,10 +72,23 @@ export async function startSmtpListener(options: { reject?: boolean } = {}): Pro
   return {
     url: `smtp://127.0.0.1:${port}`,
     received,
-    next(address) {
+    next(address, timeoutMs = 10_000) {
       const mail = take(address);
       if (mail !== undefined) return Promise.resolve(mail);
-      return new Promise((resolve) => waiters.push({ address, resolve }));
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          address,
+          resolve: (found: ReceivedMail) => {
+            clearTimeout(timer);
+            resolve(found);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no mail to ${address} arrived within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -55,6 +55,22 @@ describe('rate limits: per account (strict)', () => {
     assertLimited(await login(s.body.email.toLowerCase(), s.body.password), 60);
   });
 
+  it("counts the account, not the string: its email and its username share one counter", async () => {
+    const s = await account();
+    const form = (username: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ username, password: 'wrong-password' }).toString(),
+        remoteAddress: randomIp(),
+      });
+    assert.equal((await form(s.body.username)).statusCode, 401);
+    assert.equal((await form(s.body.username.toUpperCase())).statusCode, 401);
+    assert.equal((await login(s.body.email, 'wrong-password')).statusCode, 401);
+    assertLimited(await login(s.body.email, s.body.password), 60);
+  });
+
   it('limits an unknown account the same way (a 429 tells nothing about existence)', async () => {
     const email = `ghost_${randomBytes(4).toString('hex')}@example.com`;
     for (let i = 0; i < 3; i++) assert.equal((await login(email, 'wrong-password')).statusCode, 401);
@@ -145,18 +161,22 @@ describe('rate limits: per IP', () => {
   });
 
   it('keys on the client address from X-Forwarded-For only when TRUST_PROXY is on', async () => {
-    const behindProxy = await buildTestApp({ TRUST_PROXY: 'true', RATE_LIMIT_REGISTER_PER_IP: '1' });
+    const behindProxy = await buildTestApp({ TRUST_PROXY: '1', RATE_LIMIT_REGISTER_PER_IP: '1' });
     try {
-      const send = (forwardedFor: string) =>
+      // The proxy (10.0.0.2) appends the address it received from; what the client wrote comes first.
+      const send = (client: string, written?: string) =>
         behindProxy.app.inject({
           method: 'POST',
           url: '/auth/register',
           payload: { nonsense: true },
-          headers: { 'x-forwarded-for': forwardedFor },
+          remoteAddress: '10.0.0.2',
+          headers: { 'x-forwarded-for': written === undefined ? client : `${written}, ${client}` },
         });
       assert.equal((await send('203.0.113.1')).statusCode, 422);
       assert.equal((await send('203.0.113.2')).statusCode, 422, 'another client behind the same proxy');
       assertLimited(await send('203.0.113.1'), 60);
+      // Rotating what the client writes itself changes nothing: it is not the entry trusted.
+      for (const written of ['1.1.1.1', '2.2.2.2', '3.3.3.3, 4.4.4.4']) assertLimited(await send('203.0.113.1', written), 60);
     } finally {
       await behindProxy.close();
     }
@@ -169,6 +189,49 @@ describe('rate limits: per IP', () => {
     assertLimited(await direct('198.51.100.3'), 60);
   });
 
+  it('lets no client-written X-Forwarded-For reach the address that sessions and the audit log record', async () => {
+    const behindRender = await buildTestApp({ TRUST_PROXY: '2' });
+    try {
+      const s = await signUp(behindRender.app);
+      // Client 198.51.100.77 writes 6.6.6.6; Cloudflare (104.22.17.40) and Render's proxy (10.21.0.1) follow.
+      const res = await behindRender.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: s.body.email, password: 'wrong-password' },
+        remoteAddress: '10.21.0.1',
+        headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.77, 104.22.17.40' },
+      });
+      assert.equal(res.statusCode, 401);
+      const [failed] = await behindRender.store.audit.list({ limit: 1, userId: s.id, type: 'login.failed' });
+      assert.equal(failed?.ip, '198.51.100.77');
+      const ok = await behindRender.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: s.body.email, password: s.body.password },
+        remoteAddress: '10.21.0.1',
+        headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.77, 104.22.17.40', 'user-agent': 'spoof-test' },
+      });
+      const sessions = await behindRender.app.inject({ url: '/auth/sessions', headers: bearer(ok.json().access_token) });
+      assert.equal(sessions.json().find((x: { current: boolean }) => x.current).ip, '198.51.100.77');
+    } finally {
+      await behindRender.close();
+    }
+  });
+
+  it('applies every limit of a GET to its HEAD too', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_QR_LOGIN_PER_IP: '2' });
+    try {
+      const id = randomBytes(16).toString('base64url');
+      const head = () =>
+        limited.app.inject({ method: 'HEAD', url: `/auth/qr-login/${id}`, headers: { 'x-qr-login-secret': 'x' }, remoteAddress: '192.0.2.9' });
+      assert.equal((await head()).statusCode, 404);
+      assert.equal((await head()).statusCode, 404);
+      assert.equal((await head()).statusCode, 429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('sends 429s that other limits (the QR encoder) share: one shape, one code', async () => {
     const limited = await buildTestApp({ QR_ENCODE_RATE_LIMIT: '1' });
     try {
@@ -179,6 +242,64 @@ describe('rate limits: per IP', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('rate limits: per user, on every route that checks a password or a code', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp({
+      RATE_LIMIT_REAUTH_PER_USER: '3',
+      RATE_LIMIT_VERIFY_EMAIL_PER_USER: '2',
+      RATE_LIMIT_MFA_PER_USER: '2',
+      RATE_LIMIT_QR_APPROVE_PER_USER: '2',
+    });
+  });
+  after(() => t.close());
+  const post = (url: string, token: string, payload?: Record<string, unknown>, remoteAddress = randomIp()) =>
+    t.app.inject({ method: 'POST', url, headers: bearer(token), ...(payload ? { payload } : {}), remoteAddress });
+
+  it('limits the password change, TOTP setup, confirm, disable and recovery codes together, per user', async () => {
+    const s = await signUp(t.app);
+    const other = await signUp(t.app);
+    // Three wrong attempts, each from a new address: the user's budget, not the address's.
+    assert.equal((await post('/users/me/password', s.token, { current_password: 'wrong-1', new_password: 'new password 1' })).statusCode, 403);
+    assert.equal((await post('/auth/2fa/totp/setup', s.token, { password: 'wrong-2' })).statusCode, 403);
+    assert.equal((await post('/auth/2fa/totp/confirm', s.token, { code: '123456' })).statusCode, 409);
+    assertLimited(await post('/auth/2fa/totp/disable', s.token, { password: s.body.password, code: '123456' }), 60);
+    assertLimited(await post('/auth/2fa/recovery-codes', s.token, { code: '123456' }), 60);
+    assertLimited(await post('/users/me/password', s.token, { current_password: s.body.password, new_password: 'new password 2' }), 60);
+    assert.equal((await post('/auth/2fa/totp/setup', other.token, { password: other.body.password })).statusCode, 200, 'another user is not limited');
+  });
+
+  it('limits verification mails per user (each one sends a mail)', async () => {
+    const s = await signUp(t.app);
+    assert.equal((await post('/auth/verify-email/request', s.token)).statusCode, 202);
+    assert.equal((await post('/auth/verify-email/request', s.token)).statusCode, 202);
+    assertLimited(await post('/auth/verify-email/request', s.token), 3600);
+  });
+
+  it('limits second-factor checks per user of the mfa_token, whatever the address', async () => {
+    const s = await signUp(t.app);
+    await t.store.updateUser(s.id, { totpSecret: 'JBSWY3DPEHPK3PXP', totpEnabled: true });
+    const challenge = async () =>
+      (await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: s.body.email, password: s.body.password } })).json()
+        .mfa_token as string;
+    const verify = async () =>
+      t.app.inject({ method: 'POST', url: '/auth/2fa/verify', payload: { mfa_token: await challenge(), code: '000000' }, remoteAddress: randomIp() });
+    assert.notEqual((await verify()).statusCode, 429);
+    assert.notEqual((await verify()).statusCode, 429);
+    assertLimited(await verify(), 60);
+  });
+
+  it('limits reading, approving and denying sign-in requests by QR per user', async () => {
+    const s = await signUp(t.app);
+    const start = async () => (await t.app.inject({ method: 'POST', url: '/auth/qr-login/start', remoteAddress: randomIp() })).json().id as string;
+    const id = await start();
+    assert.equal((await t.app.inject({ url: `/auth/qr-login/${id}/info`, headers: bearer(s.token) })).statusCode, 200);
+    assert.equal((await post(`/auth/qr-login/${await start()}/deny`, s.token)).statusCode, 204);
+    assertLimited(await post(`/auth/qr-login/${id}/approve`, s.token), 60);
+    assertLimited(await t.app.inject({ url: `/auth/qr-login/${id}/info`, headers: bearer(s.token) }), 60);
   });
 });
 

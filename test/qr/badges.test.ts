@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -299,7 +299,7 @@ describe('QR_SIGNED=false and HS256', () => {
   });
 
   it('signs nothing under HS256 (no public key to check with), and refuses QR_SIGNED=true there', async () => {
-    const secret = 'a-test-secret-that-is-at-least-32-bytes-long';
+    const secret = randomBytes(48).toString('base64');
     const t = await buildTestApp({ JWT_SECRET: secret });
     try {
       const alice = await signUp(t.app);

@@ -17,8 +17,12 @@ describe('sign in by QR', () => {
     assert.equal(res.statusCode, 200, res.body);
     return res.json() as { id: string; secret: string; expires_in: number; interval: number; qr_data: string; qr_png_base64: string; qr_svg: string };
   };
+  /** The first device polls and collects (POST). */
   const poll = (id: string, secret?: string) =>
-    t.app.inject({ url: `/auth/qr-login/${id}`, headers: secret === undefined ? {} : { [SECRET_HEADER]: secret } });
+    t.app.inject({ method: 'POST', url: `/auth/qr-login/${id}`, headers: secret === undefined ? {} : { [SECRET_HEADER]: secret } });
+  /** The first device only reads the status (GET or HEAD). */
+  const status = (id: string, secret: string, method: 'GET' | 'HEAD' = 'GET') =>
+    t.app.inject({ method, url: `/auth/qr-login/${id}`, headers: { [SECRET_HEADER]: secret } });
   const approve = (id: string, token: string | null = phone.token) =>
     t.app.inject({ method: 'POST', url: `/auth/qr-login/${id}/approve`, headers: token === null ? {} : bearer(token) });
   const deny = (id: string) => t.app.inject({ method: 'POST', url: `/auth/qr-login/${id}/deny`, headers: bearer(phone.token) });
@@ -54,7 +58,7 @@ describe('sign in by QR', () => {
     const id = new URL(scanned).searchParams.get('id') as string;
     assert.equal(id, request.id);
 
-    const pending = await tv(`/auth/qr-login/${request.id}`, { headers: { [SECRET_HEADER]: request.secret } });
+    const pending = await tv(`/auth/qr-login/${request.id}`, { method: 'POST', headers: { [SECRET_HEADER]: request.secret } });
     assert.equal(pending.status, 200);
     assert.equal(((await pending.json()) as { status: string }).status, 'pending');
 
@@ -69,7 +73,7 @@ describe('sign in by QR', () => {
     const approved = await mobile(`/auth/qr-login/${id}/approve`, { method: 'POST' });
     assert.equal(approved.status, 204);
 
-    const done = await tv(`/auth/qr-login/${request.id}`, { headers: { [SECRET_HEADER]: request.secret } });
+    const done = await tv(`/auth/qr-login/${request.id}`, { method: 'POST', headers: { [SECRET_HEADER]: request.secret } });
     assert.equal(done.status, 200);
     const tokens = (await done.json()) as { status: string; access_token: string; refresh_token: string; token_type: string };
     assert.equal(tokens.status, 'approved');
@@ -81,7 +85,7 @@ describe('sign in by QR', () => {
     const current = ((await sessions.json()) as { current: boolean; user_agent: string }[]).find((s) => s.current);
     assert.equal(current?.user_agent, 'Living-room TV', 'the new session is the TV');
 
-    const replay = await tv(`/auth/qr-login/${request.id}`, { headers: { [SECRET_HEADER]: request.secret } });
+    const replay = await tv(`/auth/qr-login/${request.id}`, { method: 'POST', headers: { [SECRET_HEADER]: request.secret } });
     assert.equal(replay.status, 404, 'tokens are handed out once; then the request is gone');
     assert.equal(((await replay.json()) as { code: string }).code, 'QR_LOGIN_NOT_FOUND');
 
@@ -183,6 +187,8 @@ describe('sign in by QR', () => {
     assert.equal(denied.statusCode, 200);
     assert.deepEqual(denied.json(), { status: 'denied' });
     assert.equal((await poll(request.id, request.secret)).statusCode, 404);
+    const events = await t.store.audit.list({ limit: 5, userId: phone.id, type: 'qr_login.denied' });
+    assert.equal(JSON.parse(events[0]?.detail ?? '{}').requested_by.user_agent, 'Living-room TV');
   });
 
   it('asks for the second factor when the user has one (401 MFA_REQUIRED with an mfa_token)', async () => {
@@ -195,6 +201,68 @@ describe('sign in by QR', () => {
     assert.equal(res.json().code, 'MFA_REQUIRED');
     assert.match(res.json().mfa_token, /^[A-Za-z0-9_-]{43}$/);
     assert.equal((await poll(request.id, request.secret)).statusCode, 404, 'the request is used up');
+  });
+
+  it('never changes anything on GET or HEAD: reading an approved request leaves its tokens for the POST', async () => {
+    const request = await start();
+    assert.equal((await approve(request.id)).statusCode, 204);
+    for (let i = 0; i < 3; i++) {
+      const read = await status(request.id, request.secret);
+      assert.deepEqual(read.json(), { status: 'approved' }, 'no tokens in a read');
+      assert.equal((await status(request.id, request.secret, 'HEAD')).statusCode, 200);
+    }
+    const collected = await poll(request.id, request.secret);
+    assert.equal(collected.statusCode, 200);
+    assert.ok(collected.json().access_token, 'the tokens are still there for the POST');
+    assert.equal((await status(request.id, request.secret)).statusCode, 404, 'then the request is gone');
+
+    const denied = await start();
+    assert.equal((await deny(denied.id)).statusCode, 204);
+    assert.deepEqual((await status(denied.id, denied.secret)).json(), { status: 'denied' });
+    assert.deepEqual((await status(denied.id, denied.secret)).json(), { status: 'denied' }, 'a read uses nothing up');
+  });
+
+  it('needs a live session to approve: a logged-out one cannot sign another device in', async () => {
+    const owner = await signUp(t.app);
+    const request = await start();
+    assert.equal((await t.app.inject({ method: 'POST', url: '/auth/logout', headers: bearer(owner.token) })).statusCode, 204);
+    const refused = await approve(request.id, owner.token);
+    assert.equal(refused.statusCode, 401, 'the access token of a logged-out session is refused at once');
+    assert.equal((await poll(request.id, request.secret)).json().status, 'pending', 'nothing was used up');
+
+    // A session revoked by other means than this service's logout (its access token not yet listed).
+    const other = await signUp(t.app);
+    const sid = JSON.parse(Buffer.from(other.token.split('.')[1] as string, 'base64url').toString()).sid as string;
+    await t.store.sessions.revoke(sid, new Date());
+    const noSession = await approve(request.id, other.token);
+    assert.equal(noSession.statusCode, 403);
+    assert.equal(noSession.json().code, 'SESSION_REQUIRED');
+    assert.equal((await poll(request.id, request.secret)).json().status, 'pending');
+  });
+
+  it('gives the new session no longer a life than the approving one', async () => {
+    const owner = await signUp(t.app);
+    const sessions = async (token: string) =>
+      (await t.app.inject({ url: '/auth/sessions', headers: bearer(token) })).json() as { current: boolean; expires_at: string }[];
+    const approving = (await sessions(owner.token)).find((s) => s.current);
+    assert.ok(approving);
+    const request = await start();
+    assert.equal((await approve(request.id, owner.token)).statusCode, 204);
+    const tokens = (await poll(request.id, request.secret)).json() as { access_token: string };
+    const created = (await sessions(tokens.access_token)).find((s) => s.current);
+    assert.ok(created);
+    assert.ok(Date.parse(created.expires_at) <= Date.parse(approving.expires_at), `${created.expires_at} > ${approving.expires_at}`);
+  });
+
+  it('hands nothing to a device whose user was disabled after approving', async () => {
+    const owner = await signUp(t.app);
+    const request = await start();
+    assert.equal((await approve(request.id, owner.token)).statusCode, 204);
+    await t.store.updateUser(owner.id, { disabled: true });
+    const res = await poll(request.id, request.secret);
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.json().code, 'ACCOUNT_DISABLED');
+    assert.equal(res.json().access_token, undefined);
   });
 
   it('answers 404 for an unknown id and 422 for a malformed one', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type ServerProcess, startServer, waitHealthy } from '../helpers/server-process.js';
 
@@ -24,7 +25,7 @@ describe('the service over a real socket', () => {
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
       ADMIN_USERNAME: ADMIN.username,
-      JWT_SECRET: 'a-test-secret-that-is-at-least-32-bytes-long',
+      JWT_SECRET: randomBytes(48).toString('base64'),
     });
     await waitHealthy(server);
   });

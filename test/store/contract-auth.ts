@@ -45,8 +45,7 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
         assert.equal(user.tokenVersion, 0);
         assert.equal(user.totpEnabled, false);
         assert.equal(user.totpSecret, null);
-        assert.equal(user.failedLogins, 0);
-        assert.equal(user.lockedUntil, null);
+        assert.deepEqual(user.revokedSessions, []);
         assert.equal(user.qrIssuedAt, null);
         const patch = {
           disabled: true,
@@ -54,15 +53,12 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
           totpSecret: 'JBSWY3DPEHPK3PXP',
           totpEnabled: true,
           totpLastStep: 12345678,
-          failedLogins: 3,
-          lockedUntil: at('2030-01-01T00:05:00.123Z'),
           qrIssuedAt: at('2030-01-01T00:00:00.456Z'),
         };
         const updated = await store.updateUser(user.id, patch);
         assert.deepEqual(updated, { ...user, ...patch });
         assert.deepEqual(await store.findUserById(user.id), { ...user, ...patch });
-        const cleared = await store.updateUser(user.id, { lockedUntil: null, qrIssuedAt: null, totpSecret: null });
-        assert.equal(cleared?.lockedUntil, null);
+        const cleared = await store.updateUser(user.id, { qrIssuedAt: null, totpSecret: null });
         assert.equal(cleared?.qrIssuedAt, null);
         assert.equal(cleared?.totpSecret, null);
       });
@@ -75,11 +71,32 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
         assert.equal(await store.bumpTokenVersion(newId()), null);
       });
 
-      it('counts failed logins atomically', async () => {
+      it('lists revoked sessions until they expire, adds them atomically, and empties them with a version bump', async () => {
         const user = await store.insertUser(aUser());
-        await Promise.all(Array.from({ length: 5 }, () => store.incrementFailedLogins(user.id)));
-        assert.equal((await store.findUserById(user.id))?.failedLogins, 5);
-        assert.equal(await store.incrementFailedLogins(newId()), null);
+        const until = at('2030-01-15T00:15:00.000Z');
+        const ids = Array.from({ length: 8 }, () => newId());
+        const counts = await Promise.all(ids.map((sessionId) => store.addRevokedSession(user.id, { sessionId, until }, now)));
+        assert.deepEqual([...counts].sort((a, b) => (a ?? 0) - (b ?? 0)), [1, 2, 3, 4, 5, 6, 7, 8], 'none lost to a race');
+        const listed = (await store.findUserById(user.id))?.revokedSessions ?? [];
+        assert.deepEqual(listed.map((e) => e.sessionId).sort(), [...ids].sort());
+        assert.deepEqual(listed[0]?.until, until);
+        // Later, the expired entries go as a new one comes; the same session is listed once.
+        const later = at('2030-01-15T00:20:00.000Z');
+        const fresh = { sessionId: ids[0] as string, until: at('2030-01-15T00:35:00.000Z') };
+        assert.equal(await store.addRevokedSession(user.id, fresh, later), 1);
+        assert.deepEqual((await store.findUserById(user.id))?.revokedSessions, [fresh]);
+        await store.bumpTokenVersion(user.id);
+        assert.deepEqual((await store.findUserById(user.id))?.revokedSessions, []);
+        assert.equal(await store.addRevokedSession(newId(), fresh, now), null);
+      });
+
+      it('tells whether any password hash of the old service (bcrypt) is left', async () => {
+        assert.equal(await store.hasLegacyPasswordHashes(), false);
+        const legacy = await store.insertUser(aUser({ passwordHash: '$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW' }));
+        await store.insertUser(aUser());
+        assert.equal(await store.hasLegacyPasswordHashes(), true);
+        await store.updateUser(legacy.id, { passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA' });
+        assert.equal(await store.hasLegacyPasswordHashes(), false);
       });
 
       it('accepts a TOTP step once, and only steps newer than the last', async () => {
@@ -91,6 +108,62 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
         const racing = await Promise.all(Array.from({ length: 8 }, () => store.claimTotpStep(user.id, 200)));
         assert.equal(racing.filter(Boolean).length, 1);
         assert.equal(await store.claimTotpStep(newId(), 1), false);
+      });
+    });
+
+    describe('throttles (counted attempts and locks)', () => {
+      const policy = { threshold: 5, maxLockSeconds: 900 };
+      const key = () => randomBytes(32).toString('hex');
+      const seconds = (n: number) => new Date(now.getTime() + n * 1000);
+
+      it('allows `threshold` attempts, then refuses until the lock ends, with a doubling, capped lock', async () => {
+        const k = key();
+        for (let i = 1; i <= 5; i++) assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, now), { allowed: true, failures: i });
+        assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, now), { allowed: false, retryAfterSeconds: 1 });
+        assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, seconds(1)), { allowed: true, failures: 6 });
+        assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, seconds(1.5)), { allowed: false, retryAfterSeconds: 2 });
+        assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, seconds(3)), { allowed: true, failures: 7 });
+        assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, seconds(3)), { allowed: false, retryAfterSeconds: 4 });
+        // Far on: the lock never passes its cap.
+        let t = 10;
+        for (let i = 0; i < 12; i++) {
+          assert.equal((await store.throttles.claim(k, 'user:a', policy, seconds(t))).allowed, true);
+          t += 1000;
+        }
+        assert.deepEqual(await store.throttles.claim(k, 'user:a', policy, seconds(t - 1000)), { allowed: false, retryAfterSeconds: 900 });
+      });
+
+      it('lets exactly `threshold` of 30 concurrent claims on one key through', async () => {
+        const k = key();
+        const claims = await Promise.all(Array.from({ length: 30 }, () => store.throttles.claim(k, 'user:b', policy, now)));
+        assert.equal(claims.filter((c) => c.allowed).length, 5);
+        assert.deepEqual(
+          claims.filter((c) => c.allowed).map((c) => (c.allowed ? c.failures : 0)).sort(),
+          [1, 2, 3, 4, 5],
+        );
+      });
+
+      it('takes back one attempt (no lock below the threshold), clears keys, and clears a subject', async () => {
+        const [k1, k2, k3] = [key(), key(), key()];
+        for (let i = 0; i < 5; i++) await store.throttles.claim(k1, 'user:c', policy, now);
+        assert.equal((await store.throttles.claim(k1, 'user:c', policy, now)).allowed, false);
+        await store.throttles.refund(k1, policy);
+        assert.deepEqual(await store.throttles.claim(k1, 'user:c', policy, now), { allowed: true, failures: 5 }, 'the lock went with it');
+        await store.throttles.clear([k1]);
+        assert.deepEqual(await store.throttles.claim(k1, 'user:c', policy, now), { allowed: true, failures: 1 });
+        for (let i = 0; i < 5; i++) await store.throttles.claim(k2, 'user:c', policy, now);
+        for (let i = 0; i < 5; i++) await store.throttles.claim(k3, 'user:d', policy, now);
+        await store.throttles.clearSubject('user:c');
+        assert.equal((await store.throttles.claim(k2, 'user:c', policy, now)).allowed, true);
+        assert.equal((await store.throttles.claim(k3, 'user:d', policy, now)).allowed, false, 'another subject keeps its lock');
+        // In the locked zone: the lock this claim set goes, and the next failure locks as it would have.
+        const k4 = key();
+        for (let i = 0; i < 6; i++) await store.throttles.claim(k4, 'user:e', policy, seconds(i * 10));
+        await store.throttles.refund(k4, policy);
+        assert.deepEqual(await store.throttles.claim(k4, 'user:e', policy, seconds(51)), { allowed: true, failures: 6 });
+        assert.deepEqual(await store.throttles.claim(k4, 'user:e', policy, seconds(51)), { allowed: false, retryAfterSeconds: 2 });
+        await store.throttles.refund(key(), policy); // nothing to take back: no error
+        await store.throttles.clear([]);
       });
     });
 

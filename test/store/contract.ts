@@ -137,10 +137,22 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.equal(await store.countUsers(), 1);
       });
 
-      it('refuses a taken username with Conflict("username")', async () => {
+      it('refuses a taken username with Conflict("username"), in any case', async () => {
         await store.insertUser(aUser({ username: 'grace' }));
         await assert.rejects(store.insertUser(aUser({ username: 'grace' })), isConflict('username'));
+        await assert.rejects(store.insertUser(aUser({ username: 'Grace' })), isConflict('username'));
+        await assert.rejects(store.insertUser(aUser({ username: 'GRACE' })), isConflict('username'));
         assert.equal(await store.countUsers(), 1);
+      });
+
+      it('stores the username as given and finds it with any case', async () => {
+        const input = aUser({ username: 'Grace.Hopper' });
+        await store.insertUser(input);
+        for (const probe of ['grace.hopper', 'GRACE.HOPPER', 'Grace.Hopper']) {
+          const found = await store.findUserByUsername(probe);
+          assert.equal(found?.id, input.id, probe);
+          assert.equal(found?.username, 'Grace.Hopper');
+        }
       });
 
       it('refuses a taken id with Conflict("id")', async () => {

@@ -66,8 +66,7 @@ describe('docToUser', () => {
     assert.equal(user.totpSecret, null);
     assert.equal(user.totpEnabled, false);
     assert.equal(user.totpLastStep, 0);
-    assert.equal(user.failedLogins, 0);
-    assert.equal(user.lockedUntil, null);
+    assert.deepEqual(user.revokedSessions, []);
   });
 
   it('fills what old documents may lack: no full_name, no qr_code, no email_lower', () => {
@@ -161,21 +160,20 @@ describe('userToDoc', () => {
       totpSecret: 'JBSWY3DPEHPK3PXP',
       totpEnabled: true,
       totpLastStep: 12345678,
-      failedLogins: 3,
-      lockedUntil: new Date('2030-01-01T00:05:00.123Z'),
+      revokedSessions: [{ sessionId: '6916d7000000000000000009', until: new Date('2030-01-01T00:15:00.000Z') }],
     };
     const doc = userToDoc(full);
     assert.equal(doc.token_version, 7);
     assert.equal(doc.totp_last_step, 12345678);
     assert.equal(doc.email_verified, true);
-    assert.deepEqual(doc.locked_until, full.lockedUntil);
+    assert.equal(doc.username_lower, full.username.toLowerCase());
+    assert.deepEqual(doc.revoked_sessions, [{ session_id: '6916d7000000000000000009', until: new Date('2030-01-01T00:15:00.000Z') }]);
     assert.deepEqual(docToUser(doc), full);
   });
 
   it('writes the default, not null, for a field given as undefined, so $inc can count from it', () => {
-    const doc = userToDoc({ ...user, tokenVersion: undefined, failedLogins: undefined, totpLastStep: undefined });
+    const doc = userToDoc({ ...user, tokenVersion: undefined, totpLastStep: undefined });
     assert.equal(doc.token_version, 0);
-    assert.equal(doc.failed_logins, 0);
     assert.equal(doc.totp_last_step, 0);
   });
 
@@ -206,26 +204,24 @@ describe('patchToSet', () => {
   });
 
   it('maps the auth fields to their snake_case names, null included', () => {
-    const lockedUntil = new Date('2030-01-01T00:05:00.000Z');
     assert.deepEqual(
       patchToSet({
+        username: 'Grace',
         disabled: true,
         emailVerified: false,
         totpSecret: null,
         totpEnabled: true,
         totpLastStep: 5,
-        failedLogins: 0,
-        lockedUntil,
         qrIssuedAt: null,
       }),
       {
+        username: 'Grace',
+        username_lower: 'grace',
         disabled: true,
         email_verified: false,
         totp_secret: null,
         totp_enabled: true,
         totp_last_step: 5,
-        failed_logins: 0,
-        locked_until: lockedUntil,
         qr_issued_at: null,
       },
     );
@@ -300,17 +296,27 @@ describe('escapeRegExp and prefixFilter', () => {
     assert.ok(!new RegExp(`^${escapeRegExp('[abc]')}`).test('a'));
   });
 
-  it('matches the email by lower-cased prefix and the username in any case, anchored', () => {
-    type PrefixFilter = { $or: [{ email_lower: { $regex: RegExp } }, { username: { $regex: RegExp } }] };
+  it('matches the email and the username by lower-cased prefix, anchored (any case for old documents)', () => {
+    type PrefixFilter = {
+      $or: [
+        { email_lower: { $regex: RegExp } },
+        { username_lower: { $regex: RegExp } },
+        { username_lower: { $exists: false }; username: { $regex: RegExp } },
+      ];
+    };
     const filter = prefixFilter('Ada.L') as PrefixFilter;
     const email = filter.$or[0].email_lower.$regex;
-    const username = filter.$or[1].username.$regex;
+    const username = filter.$or[1].username_lower.$regex;
+    const oldUsername = filter.$or[2].username.$regex;
     assert.ok(email.test('ada.l@example.com'));
     assert.ok(!email.test('adaxl@example.com'));
     assert.ok(!email.test('x.ada.l@example.com'));
     assert.equal(email.flags, '', 'case-sensitive on email_lower, so the index answers it');
-    assert.ok(username.test('ADA.Lovelace'));
+    assert.ok(username.test('ada.lovelace'));
+    assert.equal(username.flags, '', 'case-sensitive on username_lower, so the index answers it');
     assert.ok(!username.test('the-ada.l'));
+    assert.ok(oldUsername.test('ADA.Lovelace'));
+    assert.ok(!oldUsername.test('the-ada.l'));
   });
 });
 

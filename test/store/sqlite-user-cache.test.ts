@@ -43,7 +43,7 @@ describe('SQLite user lookups stay current while cached', () => {
     return user;
   }
 
-  it('sees the service’s own writes at once: update, token version, failed logins, delete', async () => {
+  it('sees the service’s own writes at once: update, token version, revoked sessions, delete', async () => {
     const user = await cachedUser();
     await store.updateUser(user.id, { disabled: true, role: 'teacher' });
     const updated = await store.findUserById(user.id);
@@ -51,8 +51,9 @@ describe('SQLite user lookups stay current while cached', () => {
     assert.equal(updated?.role, 'teacher');
     const version = await store.bumpTokenVersion(user.id);
     assert.equal((await store.findUserById(user.id))?.tokenVersion, version);
-    await store.incrementFailedLogins(user.id);
-    assert.equal((await store.findUserById(user.id))?.failedLogins, 1);
+    const revoked = { sessionId: '6916d7000000000000000001', until: new Date(Date.now() + 60_000) };
+    await store.addRevokedSession(user.id, revoked, new Date());
+    assert.deepEqual((await store.findUserById(user.id))?.revokedSessions, [revoked]);
     assert.equal(await store.deleteUser(user.id), true);
     assert.equal(await store.findUserById(user.id), null);
   });

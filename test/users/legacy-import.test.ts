@@ -179,6 +179,26 @@ describe('importLegacyUsers', () => {
     });
   });
 
+  it('refuses $2$ bcrypt hashes, which cannot be verified, naming the line; imports $2x$ and $2y$, which verify', async () => {
+    const tail = BCRYPT.slice('$2b$'.length);
+    const lines = [
+      JSON.stringify(legacyDoc(30)),
+      JSON.stringify(legacyDoc(31, { password: `$2x$${tail}` })),
+      JSON.stringify(legacyDoc(32, { password: `$2$${tail}` })),
+      JSON.stringify(legacyDoc(33, { password: `$2y$${tail}` })),
+    ];
+    const file = await dumpFile('variants.jsonl', `${lines.join('\n')}\n`);
+    await withStore(async (store) => {
+      const summary = await importLegacyUsers(store, file);
+      assert.equal(summary.imported, 3);
+      assert.deepEqual(summary.errors.map((e) => e.line), [3]);
+      assert.match(summary.errors[0]?.reason ?? '', /\$2\$ bcrypt hash, which this service cannot verify/);
+      assert.equal(await store.findUserByUsername('legacy32'), null, 'not imported: the user could never sign in');
+      assert.ok(await store.findUserByUsername('legacy31'));
+      assert.ok(await store.findUserByUsername('legacy33'));
+    });
+  });
+
   it('reads a --jsonArray dump, with the line each bad element starts on', async () => {
     const docs = await fixtureDocs();
     const elements = [

@@ -1,6 +1,7 @@
 /**
  * Start-up work on `users`, idempotent like the old service's own index creation: backfill the
- * new email_lower field on documents that lack it, then make sure every index exists.
+ * new email_lower and username_lower fields on documents that lack them, then make sure every
+ * index exists.
  */
 import { type AnyBulkWriteOperation, type Collection, MongoServerError } from 'mongodb';
 import type { UserDocument } from './user-document.js';
@@ -8,7 +9,8 @@ import type { UserDocument } from './user-document.js';
 const BACKFILL_BATCH = 1_000;
 
 export async function migrateUsers(users: Collection<UserDocument>): Promise<void> {
-  await backfillEmailLower(users);
+  await backfillLower(users, 'email', 'email_lower');
+  await backfillLower(users, 'username', 'username_lower');
   // The old service's two unique indexes, spelled as it created them (same key, same name), so
   // createIndexes finds them already there on its database and changes nothing.
   await users.createIndexes([
@@ -27,7 +29,16 @@ export async function migrateUsers(users: Collection<UserDocument>): Promise<voi
       },
     );
   } catch (error) {
-    if (error instanceof MongoServerError && error.code === 11000) throw await caseDuplicatesError(users, error);
+    if (error instanceof MongoServerError && error.code === 11000) throw await caseDuplicatesError(users, 'email', error);
+    throw error;
+  }
+  try {
+    await users.createIndex(
+      { username_lower: 1 },
+      { name: 'username_lower_1', unique: true, partialFilterExpression: { username_lower: { $exists: true } } },
+    );
+  } catch (error) {
+    if (error instanceof MongoServerError && error.code === 11000) throw await caseDuplicatesError(users, 'username', error);
     throw error;
   }
   // Keyset pages filtered by role walk this index in _id order; countUsers({role}) uses it too.
@@ -36,20 +47,24 @@ export async function migrateUsers(users: Collection<UserDocument>): Promise<voi
 
 /**
  * Lower-cases in JavaScript rather than with the server's $toLower, which is defined for ASCII
- * only: email_lower must equal what the store computes for every later lookup.
+ * only: the key must equal what the store computes for every later lookup.
  */
-async function backfillEmailLower(users: Collection<UserDocument>): Promise<void> {
+async function backfillLower(
+  users: Collection<UserDocument>,
+  field: 'email' | 'username',
+  key: 'email_lower' | 'username_lower',
+): Promise<void> {
   const cursor = users.find(
-    { email_lower: { $exists: false }, email: { $type: 'string' } },
-    { projection: { _id: 1, email: 1 }, batchSize: BACKFILL_BATCH },
+    { [key]: { $exists: false }, [field]: { $type: 'string' } },
+    { projection: { _id: 1, [field]: 1 }, batchSize: BACKFILL_BATCH },
   );
   let batch: AnyBulkWriteOperation<UserDocument>[] = [];
   for await (const doc of cursor) {
     batch.push({
       updateOne: {
         // Only while still missing: a concurrent writer's value is newer than ours.
-        filter: { _id: doc._id, email_lower: { $exists: false } },
-        update: { $set: { email_lower: doc.email.toLowerCase() } },
+        filter: { _id: doc._id, [key]: { $exists: false } },
+        update: { $set: { [key]: (doc[field] as string).toLowerCase() } },
       },
     });
     if (batch.length === BACKFILL_BATCH) {
@@ -61,21 +76,22 @@ async function backfillEmailLower(users: Collection<UserDocument>): Promise<void
 }
 
 /**
- * The old service compared emails case-sensitively, so its database can hold "Ann@x.org" and
- * "ann@x.org" as two users. Which one is real is a human decision: name them and stop.
+ * The old service compared emails and usernames case-sensitively, so its database can hold
+ * "Ann@x.org" and "ann@x.org" as two users. Which one is real is a human decision: name them and stop.
  */
-async function caseDuplicatesError(users: Collection<UserDocument>, cause: unknown): Promise<Error> {
+async function caseDuplicatesError(users: Collection<UserDocument>, field: 'email' | 'username', cause: unknown): Promise<Error> {
+  const key = `${field}_lower`;
   const groups = await users
     .aggregate<{ _id: string; ids: unknown[] }>([
-      { $match: { email_lower: { $exists: true } } },
-      { $group: { _id: '$email_lower', ids: { $push: '$_id' }, n: { $sum: 1 } } },
+      { $match: { [key]: { $exists: true } } },
+      { $group: { _id: `$${key}`, ids: { $push: '$_id' }, n: { $sum: 1 } } },
       { $match: { n: { $gt: 1 } } },
       { $limit: 20 },
     ])
     .toArray();
   const list = groups.map((g) => `${g._id} (ids ${g.ids.map(String).join(', ')})`).join('; ');
   return new Error(
-    `users: some emails differ only in letter case, so the case-insensitive unique index cannot be built. ` +
+    `users: some ${field}s differ only in letter case, so the case-insensitive unique index cannot be built. ` +
       `Merge or rename these users, then restart: ${list}`,
     { cause },
   );

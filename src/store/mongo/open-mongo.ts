@@ -16,7 +16,8 @@ import {
 } from './auth-stores.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
-import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, userToDoc } from './user-document.js';
+import { createMongoThrottleStore, migrateThrottles, type ThrottleDocument } from './throttle-store.js';
+import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, usernameKey, userToDoc } from './user-document.js';
 
 export interface MongoStoreConfig {
   url: string;
@@ -46,6 +47,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const db = client.db(config.dbName);
   const users = db.collection<UserDocument>('users');
   const auth = authCollections(db);
+  const throttles = db.collection<ThrottleDocument>('login_throttles');
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -70,6 +72,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
       return run(async () => {
         await migrateUsers(users);
         await migrateAuth(auth);
+        await migrateThrottles(throttles);
       });
     },
 
@@ -106,7 +109,13 @@ export function openMongoStore(config: MongoStoreConfig): Store {
 
     findUserByUsername(username) {
       return run(async () => {
-        const doc = await users.findOne({ username });
+        const doc = await users.findOne({
+          $or: [
+            { username_lower: usernameKey(username) },
+            // Written by the old service after our last start-up: found by its exact username, as it did.
+            { username_lower: { $exists: false }, username },
+          ],
+        });
         return doc ? docToUser(doc) : null;
       });
     },
@@ -168,24 +177,46 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         // $inc starts a missing field (an old service's document) from 0.
         const doc = await users.findOneAndUpdate(
           { _id },
-          { $inc: { token_version: 1 } },
+          { $inc: { token_version: 1 }, $unset: { revoked_sessions: '' } },
           { returnDocument: 'after', projection: { token_version: 1 } },
         );
         return doc === null ? null : Number(doc.token_version);
       });
     },
 
-    async incrementFailedLogins(id) {
-      const _id = toObjectId(id);
+    async addRevokedSession(userId, entry, now) {
+      const _id = toObjectId(userId);
       if (_id === null) return null;
       return run(async () => {
+        // One pipeline update: the expired entries (and an older entry of this session) dropped and
+        // the new one appended in a single atomic write of the document.
         const doc = await users.findOneAndUpdate(
           { _id },
-          { $inc: { failed_logins: 1 } },
-          { returnDocument: 'after', projection: { failed_logins: 1 } },
+          [
+            {
+              $set: {
+                revoked_sessions: {
+                  $concatArrays: [
+                    {
+                      $filter: {
+                        input: { $ifNull: ['$revoked_sessions', []] },
+                        cond: { $and: [{ $gt: ['$$this.until', now] }, { $ne: ['$$this.session_id', entry.sessionId] }] },
+                      },
+                    },
+                    [{ session_id: entry.sessionId, until: entry.until }],
+                  ],
+                },
+              },
+            },
+          ],
+          { returnDocument: 'after', projection: { revoked_sessions: 1 } },
         );
-        return doc === null ? null : Number(doc.failed_logins);
+        return doc === null ? null : (doc.revoked_sessions?.length ?? 0);
       });
+    },
+
+    hasLegacyPasswordHashes() {
+      return run(async () => (await users.findOne({ password: { $regex: /^\$2/ } }, { projection: { _id: 1 } })) !== null);
     },
 
     async claimTotpStep(id, step) {
@@ -204,6 +235,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     sessions: createMongoSessionStore(auth, run),
     oneTimeTokens: createMongoOneTimeTokenStore(auth, run),
     audit: createMongoAuditStore(auth, run),
+    throttles: createMongoThrottleStore(throttles, run),
 
     async ping() {
       try {

@@ -3,7 +3,7 @@
  * the domain type. Pure functions, so they are tested without a server.
  */
 import { type Filter, ObjectId } from 'mongodb';
-import { type NewUser, ROLES, type Role, USER_DEFAULTS, type User, type UserPatch } from '../store.js';
+import { type NewUser, type RevokedSession, ROLES, type Role, USER_DEFAULTS, type User, type UserPatch } from '../store.js';
 
 /**
  * The old service's layout in collection `users`, field for field, so this service and the old
@@ -15,6 +15,8 @@ export interface UserDocument {
   email: string;
   /** lower(email): the case-insensitive unique key. New; old documents get it in migrate(). */
   email_lower?: string;
+  /** lower(username), likewise: usernames are unique regardless of case. */
+  username_lower?: string;
   /** The password hash (the old name is kept: the old service reads it too). */
   password: string;
   full_name?: string | null;
@@ -31,9 +33,15 @@ export interface UserDocument {
   totp_secret?: string | null;
   totp_enabled?: boolean;
   totp_last_step?: number;
+  /** Sessions whose access tokens are refused before they expire (see User.revokedSessions). */
+  revoked_sessions?: { session_id: string; until: Date }[];
+  /** Written before attempts were counted in login_throttles; no longer read. */
   failed_logins?: number;
   locked_until?: Date | null;
 }
+
+/** The stores' case-insensitive username key (the same as the SQL stores'). */
+export const usernameKey = (username: string) => username.toLowerCase();
 
 const HEX_ID = /^[0-9a-fA-F]{24}$/;
 
@@ -60,8 +68,7 @@ export function docToUser(doc: UserDocument): User {
     totpSecret: doc.totp_secret ?? USER_DEFAULTS.totpSecret,
     totpEnabled: doc.totp_enabled ?? USER_DEFAULTS.totpEnabled,
     totpLastStep: numberOr(doc.totp_last_step, USER_DEFAULTS.totpLastStep),
-    failedLogins: numberOr(doc.failed_logins, USER_DEFAULTS.failedLogins),
-    lockedUntil: dateOrNull(doc.locked_until),
+    revokedSessions: revokedOf(doc.revoked_sessions),
   };
 }
 
@@ -75,6 +82,7 @@ export function userToDoc(input: NewUser): UserDocument {
   return {
     _id,
     username: user.username,
+    username_lower: usernameKey(user.username),
     email: user.email,
     email_lower: user.email.toLowerCase(),
     password: user.passwordHash,
@@ -89,15 +97,19 @@ export function userToDoc(input: NewUser): UserDocument {
     totp_secret: user.totpSecret,
     totp_enabled: user.totpEnabled,
     totp_last_step: user.totpLastStep,
-    failed_logins: user.failedLogins,
-    locked_until: user.lockedUntil,
+    ...(user.revokedSessions.length > 0
+      ? { revoked_sessions: user.revokedSessions.map((e) => ({ session_id: e.sessionId, until: e.until })) }
+      : {}),
   };
 }
 
 /** The `$set` for a patch: email_lower follows email, so uniqueness stays case-insensitive. */
 export function patchToSet(patch: UserPatch): Partial<UserDocument> {
   const set: Partial<UserDocument> = {};
-  if (patch.username !== undefined) set.username = patch.username;
+  if (patch.username !== undefined) {
+    set.username = patch.username;
+    set.username_lower = usernameKey(patch.username);
+  }
   if (patch.email !== undefined) {
     set.email = patch.email;
     set.email_lower = patch.email.toLowerCase();
@@ -112,8 +124,6 @@ export function patchToSet(patch: UserPatch): Partial<UserDocument> {
   if (patch.totpSecret !== undefined) set.totp_secret = patch.totpSecret;
   if (patch.totpEnabled !== undefined) set.totp_enabled = patch.totpEnabled;
   if (patch.totpLastStep !== undefined) set.totp_last_step = patch.totpLastStep;
-  if (patch.failedLogins !== undefined) set.failed_logins = patch.failedLogins;
-  if (patch.lockedUntil !== undefined) set.locked_until = patch.lockedUntil;
   return set;
 }
 
@@ -132,7 +142,9 @@ export function prefixFilter(prefix: string): Filter<UserDocument> {
   return {
     $or: [
       { email_lower: { $regex: new RegExp(`^${escaped}`) } },
-      { username: { $regex: new RegExp(`^${escaped}`, 'i') } },
+      { username_lower: { $regex: new RegExp(`^${escaped}`) } },
+      // A document the old service wrote after our last start-up has no username_lower yet.
+      { username_lower: { $exists: false }, username: { $regex: new RegExp(`^${escaped}`, 'i') } },
     ],
   };
 }
@@ -151,6 +163,13 @@ function toDate(raw: Date | string): Date {
 
 function dateOrNull(raw: Date | string | null | undefined): Date | null {
   return raw === null || raw === undefined ? null : toDate(raw);
+}
+
+function revokedOf(raw: unknown): RevokedSession[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((e: { session_id?: unknown; until?: unknown }) =>
+    typeof e?.session_id === 'string' && e.until instanceof Date ? [{ sessionId: e.session_id, until: e.until }] : [],
+  );
 }
 
 /** A counter as a number: the driver hands back int32, double or (promoted) int64 alike. */

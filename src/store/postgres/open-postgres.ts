@@ -67,6 +67,7 @@ const UNAVAILABLE_MESSAGES = [
 const UNIQUE_CONSTRAINTS: Record<string, Conflict['field']> = {
   users_email_lower_key: 'email',
   users_username_key: 'username',
+  users_username_lower_key: 'username',
   users_pkey: 'id',
 };
 

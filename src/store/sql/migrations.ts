@@ -107,7 +107,72 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('audit_events_type_idx').on('audit_events').columns(['type', 'id']).execute();
       },
     },
+    '0003_usernames_revocations_throttles': {
+      // Usernames unique regardless of case (like emails), the sessions whose access tokens are
+      // refused before they expire, and the counters of failed attempts (auth/login-throttle.ts).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('users').addColumn('username_lower', 'text').execute();
+        await db.schema.alterTable('users').addColumn('revoked_sessions', 'text').execute();
+        await backfillUsernameLower(db as Kysely<{ users: { id: string; username: string; username_lower: string | null } }>);
+        await db.schema.createIndex('users_username_lower_key').on('users').column('username_lower').unique().execute();
+
+        await db.schema
+          .createTable('login_throttles')
+          .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('subject', 'varchar(64)', (c) => c.notNull())
+          .addColumn('failures', 'integer', (c) => c.notNull())
+          .addColumn('lock_seconds', 'integer', (c) => c.notNull())
+          // Milliseconds since the epoch: the same arithmetic in both dialects' SQL.
+          .addColumn('locked_until_ms', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at_ms', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('login_throttles_subject_idx').on('login_throttles').column('subject').execute();
+        await db.schema.createIndex('login_throttles_updated_idx').on('login_throttles').column('updated_at_ms').execute();
+      },
+    },
   };
+}
+
+/** JavaScript's lower-casing, as the stores compute it for every later write and lookup. */
+export const usernameKey = (username: string) => username.toLowerCase();
+
+/**
+ * lower() in SQL first (SQLite's is ASCII-only, PostgreSQL's follows the database locale), then
+ * every row whose JavaScript lower-casing differs is corrected: the key must be what the store
+ * computes. Two users whose usernames differ only in case stop the migration with their names:
+ * which one keeps it is a human decision.
+ */
+async function backfillUsernameLower(
+  db: Kysely<{ users: { id: string; username: string; username_lower: string | null } }>,
+): Promise<void> {
+  await db.updateTable('users').set({ username_lower: sql`lower(username)` }).execute();
+  const seen = new Map<string, string>();
+  const clashes: string[] = [];
+  const pageSize = 5000;
+  for (let after = ''; ; ) {
+    const rows = await db
+      .selectFrom('users')
+      .select(['id', 'username', 'username_lower'])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(pageSize)
+      .execute();
+    for (const row of rows) {
+      const key = usernameKey(row.username);
+      if (row.username_lower !== key) await db.updateTable('users').set({ username_lower: key }).where('id', '=', row.id).execute();
+      const other = seen.get(key);
+      if (other !== undefined) clashes.push(`"${other}" and "${row.username}"`);
+      else seen.set(key, row.username);
+    }
+    if (rows.length < pageSize) break;
+    after = (rows.at(-1) as { id: string }).id;
+  }
+  if (clashes.length > 0) {
+    throw new Error(
+      `users: some usernames differ only in letter case, so the case-insensitive unique index cannot be built. ` +
+        `Rename one of each pair, then restart: ${clashes.slice(0, 20).join('; ')}`,
+    );
+  }
 }
 
 export function migrationProvider(dialect: SqlDialect): MigrationProvider {

@@ -7,6 +7,7 @@ import { type Kysely, Migrator, type Selectable, sql, type Updateable } from 'ky
 import {
   type ListUsersQuery,
   type NewUser,
+  type RevokedSession,
   type Role,
   type Store,
   StoreUnavailable,
@@ -15,8 +16,9 @@ import {
   type UserPatch,
 } from '../store.js';
 import { toDate, toDateOrNull } from './dates.js';
-import { migrationProvider, type SqlDialect } from './migrations.js';
+import { migrationProvider, type SqlDialect, usernameKey } from './migrations.js';
 import { createSqlAuditStore, createSqlOneTimeTokenStore, createSqlSessionStore } from './sql-auth-stores.js';
+import { createSqlThrottleStore } from './sql-throttle-store.js';
 import type { Tables, UsersTable } from './tables.js';
 
 export interface SqlDriverParts {
@@ -36,8 +38,30 @@ export interface SqlDriverParts {
   userRowById?(id: string): UserRow | undefined;
 }
 
-/** The columns a User is made of (the rest are bookkeeping: email_lower, row_version). */
-export type UserRow = Omit<Selectable<UsersTable>, 'email_lower' | 'row_version'>;
+/** The columns a User is made of (the rest are keys, bookkeeping or no longer used). */
+export type UserRow = Omit<
+  Selectable<UsersTable>,
+  'email_lower' | 'username_lower' | 'row_version' | 'failed_logins' | 'locked_until'
+>;
+
+/** Attempts at an optimistic update of one user's revoked sessions before giving up. */
+const CAS_ATTEMPTS = 20;
+
+function parseRevokedSessions(json: string | null): RevokedSession[] {
+  if (json === null || json === '') return [];
+  try {
+    const entries = JSON.parse(json) as unknown;
+    if (!Array.isArray(entries)) return [];
+    return entries.flatMap((e) =>
+      Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number' ? [{ sessionId: e[0], until: new Date(e[1]) }] : [],
+    );
+  } catch {
+    return [];
+  }
+}
+
+const serializeRevokedSessions = (entries: RevokedSession[]) =>
+  entries.length === 0 ? null : JSON.stringify(entries.map((e) => [e.sessionId, e.until.getTime()]));
 
 export function rowToUser(row: UserRow): User {
   return {
@@ -57,8 +81,7 @@ export function rowToUser(row: UserRow): User {
     totpEnabled: Boolean(row.totp_enabled),
     // bigint: PostgreSQL sends it as a string.
     totpLastStep: Number(row.totp_last_step),
-    failedLogins: Number(row.failed_logins),
-    lockedUntil: toDateOrNull(row.locked_until),
+    revokedSessions: parseRevokedSessions(row.revoked_sessions),
   };
 }
 
@@ -86,7 +109,10 @@ export function createSqlStore(parts: SqlDriverParts): Store {
 
   function patchToRow(patch: UserPatch): Updateable<UsersTable> {
     const values: Updateable<UsersTable> = {};
-    if (patch.username !== undefined) values.username = patch.username;
+    if (patch.username !== undefined) {
+      values.username = patch.username;
+      values.username_lower = usernameKey(patch.username);
+    }
     if (patch.email !== undefined) {
       values.email = patch.email;
       values.email_lower = patch.email.toLowerCase();
@@ -101,8 +127,6 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     if (patch.totpSecret !== undefined) values.totp_secret = patch.totpSecret;
     if (patch.totpEnabled !== undefined) values.totp_enabled = encodeBool(patch.totpEnabled);
     if (patch.totpLastStep !== undefined) values.totp_last_step = patch.totpLastStep;
-    if (patch.failedLogins !== undefined) values.failed_logins = patch.failedLogins;
-    if (patch.lockedUntil !== undefined) values.locked_until = patch.lockedUntil && encodeDate(patch.lockedUntil);
     return values;
   }
 
@@ -126,6 +150,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
           .values({
             id: user.id,
             username: user.username,
+            username_lower: usernameKey(user.username),
             email: user.email,
             email_lower: user.email.toLowerCase(),
             password_hash: user.passwordHash,
@@ -140,8 +165,9 @@ export function createSqlStore(parts: SqlDriverParts): Store {
             totp_secret: user.totpSecret,
             totp_enabled: encodeBool(user.totpEnabled),
             totp_last_step: user.totpLastStep,
-            failed_logins: user.failedLogins,
-            locked_until: user.lockedUntil && encodeDate(user.lockedUntil),
+            failed_logins: 0,
+            locked_until: null,
+            revoked_sessions: serializeRevokedSessions(user.revokedSessions),
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -180,7 +206,11 @@ export function createSqlStore(parts: SqlDriverParts): Store {
 
     findUserByUsername(username) {
       return run(async () => {
-        const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+        const row = await db
+          .selectFrom('users')
+          .selectAll()
+          .where('username_lower', '=', usernameKey(username))
+          .executeTakeFirst();
         return row ? rowToUser(row) : null;
       });
     },
@@ -195,7 +225,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
           q = q.where((eb) =>
             eb.or([
               eb('email_lower', 'like', sql<string>`${pattern} escape '\\'`),
-              eb(eb.fn('lower', ['username']), 'like', sql<string>`${pattern} escape '\\'`),
+              eb('username_lower', 'like', sql<string>`${pattern} escape '\\'`),
             ]),
           );
         }
@@ -236,7 +266,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
       return run(async () => {
         const row = await db
           .updateTable('users')
-          .set({ token_version: sql`token_version + 1`, row_version: sql`row_version + 1` })
+          .set({ token_version: sql`token_version + 1`, revoked_sessions: null, row_version: sql`row_version + 1` })
           .where('id', '=', id)
           .returning('token_version')
           .executeTakeFirst();
@@ -244,15 +274,42 @@ export function createSqlStore(parts: SqlDriverParts): Store {
       });
     },
 
-    incrementFailedLogins(id) {
+    addRevokedSession(userId, entry, now) {
+      return run(async () => {
+        // Compare-and-set on row_version, which every write of the row bumps: two sessions revoked
+        // at the same moment both land in the list.
+        for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+          const row = await db
+            .selectFrom('users')
+            .select(['revoked_sessions', 'row_version'])
+            .where('id', '=', userId)
+            .executeTakeFirst();
+          if (row === undefined) return null;
+          const entries = parseRevokedSessions(row.revoked_sessions).filter(
+            (e) => e.until > now && e.sessionId !== entry.sessionId,
+          );
+          entries.push(entry);
+          const result = await db
+            .updateTable('users')
+            .set({ revoked_sessions: serializeRevokedSessions(entries), row_version: sql`row_version + 1` })
+            .where('id', '=', userId)
+            .where('row_version', '=', row.row_version)
+            .executeTakeFirst();
+          if (Number(result.numUpdatedRows) > 0) return entries.length;
+        }
+        throw new StoreUnavailable('users: too much contention on one user row');
+      });
+    },
+
+    hasLegacyPasswordHashes() {
       return run(async () => {
         const row = await db
-          .updateTable('users')
-          .set({ failed_logins: sql`failed_logins + 1` })
-          .where('id', '=', id)
-          .returning('failed_logins')
+          .selectFrom('users')
+          .select('id')
+          .where('password_hash', 'like', '$2%')
+          .limit(1)
           .executeTakeFirst();
-        return row ? Number(row.failed_logins) : null;
+        return row !== undefined;
       });
     },
 
@@ -271,6 +328,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     sessions: createSqlSessionStore(db, run, encodeDate),
     oneTimeTokens: createSqlOneTimeTokenStore(db, run, encodeDate),
     audit: createSqlAuditStore(db, run, encodeDate),
+    throttles: createSqlThrottleStore(db, run),
 
     async ping() {
       if (closed) throw new StoreUnavailable('the database connection is closed');

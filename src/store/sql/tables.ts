@@ -27,8 +27,23 @@ export interface UsersTable {
   totp_secret: string | null;
   totp_enabled: Flag;
   totp_last_step: number;
+  /** Unused since migration 0003 (attempts are counted in login_throttles). */
   failed_logins: number;
+  /** Unused since migration 0003. */
   locked_until: Timestamp | null;
+  /** lower(username) in JavaScript's sense, the unique key: usernames compare case-insensitively. */
+  username_lower: string | null;
+  /** JSON `[[sessionId, untilMs], …]`, or null for none (see User.revokedSessions). */
+  revoked_sessions: string | null;
+}
+
+export interface LoginThrottlesTable {
+  key: string;
+  subject: string;
+  failures: number;
+  lock_seconds: number;
+  locked_until_ms: number | string;
+  updated_at_ms: number | string;
 }
 
 export interface SessionsTable {
@@ -75,4 +90,5 @@ export interface Tables {
   refresh_tokens: RefreshTokensTable;
   one_time_tokens: OneTimeTokensTable;
   audit_events: AuditEventsTable;
+  login_throttles: LoginThrottlesTable;
 }

@@ -66,12 +66,12 @@ function withStatementCache(database: Database.Database, beforeWrite: () => void
  */
 const USER_BY_ID_SQL =
   'select id, username, email, password_hash, full_name, role, created_at, qr_code, qr_issued_at, disabled, ' +
-  'email_verified, token_version, totp_secret, totp_enabled, totp_last_step, failed_logins, locked_until ' +
+  'email_verified, token_version, totp_secret, totp_enabled, totp_last_step, revoked_sessions ' +
   'from users where id = ?';
 
 function userRowOf(values: unknown[]): UserRow {
   const [id, username, email, passwordHash, fullName, role, createdAt, qrCode, qrIssuedAt] = values;
-  const [, , , , , , , , , disabled, emailVerified, tokenVersion, totpSecret, totpEnabled, totpLastStep, failedLogins, lockedUntil] = values;
+  const [, , , , , , , , , disabled, emailVerified, tokenVersion, totpSecret, totpEnabled, totpLastStep, revokedSessions] = values;
   return {
     id: id as string,
     username: username as string,
@@ -88,8 +88,7 @@ function userRowOf(values: unknown[]): UserRow {
     totp_secret: totpSecret as string | null,
     totp_enabled: totpEnabled as number,
     totp_last_step: totpLastStep as number,
-    failed_logins: failedLogins as number,
-    locked_until: lockedUntil as string | null,
+    revoked_sessions: revokedSessions as string | null,
   };
 }
 
