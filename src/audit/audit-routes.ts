@@ -6,16 +6,26 @@ import { errorResponses } from '../http/error-schemas.js';
 import type { AuditEvent } from '../store/store.js';
 import { UserIdSchema } from '../users/user-schemas.js';
 import type { AuditLog } from './audit-log.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 export const AuditQuerySchema = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size (1–200)' }),
     before: Type.Optional(
-      Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'Events older than this event id (the next page)' }),
+      Type.String({
+        pattern: '^[0-9a-fA-F]{24}$',
+        [PATTERN_FORM]: 'a 24-character hex event id',
+        description: 'Events older than this event id (the next page)',
+      }),
     ),
     user_id: Type.Optional(UserIdSchema),
     type: Type.Optional(
-      Type.String({ pattern: '^[a-z0-9_.]{1,64}$', description: 'An event type, e.g. login.failed', examples: ['login.failed'] }),
+      Type.String({
+        pattern: '^[a-z0-9_.]{1,64}$',
+        [PATTERN_FORM]: 'an event type: 1 to 64 lowercase letters, digits, _ or . (e.g. login.failed)',
+        description: 'An event type, e.g. login.failed',
+        examples: ['login.failed'],
+      }),
     ),
   },
   { additionalProperties: false },

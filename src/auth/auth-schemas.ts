@@ -1,6 +1,7 @@
 /** TypeBox schemas of the registration, login and session endpoints. */
 import { Type } from 'typebox';
 import { EmailSchema, FullNameSchema, RoleSchema, UsernameSchema } from '../users/user-schemas.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 /** Characters, not bytes: the byte limit (1024 of UTF-8) is checked by the user service. */
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: 1024 });
@@ -62,7 +63,9 @@ export const SessionSchema = Type.Object(
   { title: 'Session' },
 );
 
-export const SessionIdParamsSchema = Type.Object({ session_id: Type.String({ pattern: '^[0-9a-f]{24}$' }) });
+export const SessionIdParamsSchema = Type.Object({
+  session_id: Type.String({ pattern: '^[0-9a-f]{24}$', [PATTERN_FORM]: 'a 24-character lowercase hex id (from GET /auth/sessions)' }),
+});
 
 export const JwksSchema = Type.Object(
   {

@@ -9,12 +9,17 @@ import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
 import { type Authenticator, currentUser } from './authenticate.js';
 import { type QrLoginService, QR_LOGIN_POLL_INTERVAL_SECONDS, QR_LOGIN_TTL_SECONDS } from './qr-login.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 const bearer = [{ bearerAuth: [] }];
 export const QR_LOGIN_SECRET_HEADER = 'x-qr-login-secret';
 
 const IdParamsSchema = Type.Object({
-  id: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: 'The id from POST /auth/qr-login/start' }),
+  id: Type.String({
+    pattern: '^[A-Za-z0-9_-]{22}$',
+    [PATTERN_FORM]: 'the 22-character id from POST /auth/qr-login/start (letters, digits, - and _)',
+    description: 'The id from POST /auth/qr-login/start',
+  }),
 });
 
 const StartResponseSchema = Type.Object(

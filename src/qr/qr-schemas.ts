@@ -1,5 +1,6 @@
 /** TypeBox schemas of the QR endpoints. */
 import { Type } from 'typebox';
+import { PATTERN_FORM } from '../http/validators.js';
 
 export const QrCodeResponseSchema = Type.Object(
   {
@@ -11,7 +12,11 @@ export const QrCodeResponseSchema = Type.Object(
 );
 
 const Colour = (fallback: string) =>
-  Type.String({ pattern: '^#?[0-9a-fA-F]{6}$', description: `6 hex digits, '#' optional (default ${fallback})` });
+  Type.String({
+    pattern: '^#?[0-9a-fA-F]{6}$',
+    [PATTERN_FORM]: "a colour as #rrggbb (6 hex digits, the '#' optional)",
+    description: `6 hex digits, '#' optional (default ${fallback})`,
+  });
 
 /** Image options, shared by GET /qr/{user_id}/image (query) and POST /qr/encode (body). */
 export const imageOptionProperties = {

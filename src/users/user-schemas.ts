@@ -1,21 +1,24 @@
 /** TypeBox schemas of the user endpoints: validation, OpenAPI and static types in one place. */
 import { type Static, Type } from 'typebox';
 import type { User } from '../store/store.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 /** No NUL bytes or other control characters in names: they break logs, terminals and exports. */
 const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]*$';
+const TEXT = { pattern: NO_CONTROL_CHARS, [PATTERN_FORM]: 'text without control characters (no line breaks, tabs or NUL)' };
 
 export const RoleSchema = Type.Enum(['student', 'teacher', 'admin'], { description: 'student, teacher or admin' });
 
 export const UserIdSchema = Type.String({
   pattern: '^[0-9a-fA-F]{24}$',
+  [PATTERN_FORM]: 'a 24-character hex id',
   description: '24 hexadecimal characters (MongoDB ObjectId form)',
   examples: ['6916cbc709d9eedb316de5c3'],
 });
 
-export const UsernameSchema = Type.String({ minLength: 3, maxLength: 50, pattern: NO_CONTROL_CHARS });
+export const UsernameSchema = Type.String({ minLength: 3, maxLength: 50, ...TEXT });
 export const EmailSchema = Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] });
-export const FullNameSchema = Type.Union([Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS }), Type.Null()]);
+export const FullNameSchema = Type.Union([Type.String({ maxLength: 200, ...TEXT }), Type.Null()]);
 
 export const UserResponseSchema = Type.Object(
   {
@@ -55,7 +58,7 @@ export const ListUsersQuerySchema = Type.Object(
     cursor: Type.Optional(UserIdSchema),
     role: Type.Optional(RoleSchema),
     q: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 254, pattern: NO_CONTROL_CHARS, description: 'Email or username prefix' }),
+      Type.String({ minLength: 1, maxLength: 254, ...TEXT, description: 'Email or username prefix' }),
     ),
   },
   { additionalProperties: false },
