@@ -1,6 +1,7 @@
 /** TypeBox schemas of the user endpoints: validation, OpenAPI and static types in one place. */
 import { type Static, Type } from 'typebox';
 import type { User } from '../store/store.js';
+import { defaultsOptional } from '../http/doc-schemas.js';
 import { PATTERN_FORM } from '../http/validators.js';
 
 /** No NUL bytes or other control characters in names: they break logs, terminals and exports. */
@@ -36,6 +37,19 @@ export const UserResponseSchema = Type.Object(
 );
 export type UserResponse = Static<typeof UserResponseSchema>;
 
+/** The user the examples of the document show. */
+export const USER_EXAMPLE: UserResponse = {
+  id: '6916cbc709d9eedb316de5c3',
+  username: 'alice',
+  email: 'alice@example.com',
+  full_name: 'Alice Liddell',
+  role: 'student',
+  created_at: '2025-11-14T08:30:00.000Z',
+  qr_code: null,
+  email_verified: true,
+  disabled: false,
+};
+
 export function toUserResponse(user: User): UserResponse {
   return {
     id: user.id,
@@ -52,7 +66,7 @@ export function toUserResponse(user: User): UserResponse {
 
 export const UserIdParamsSchema = Type.Object({ user_id: UserIdSchema });
 
-export const ListUsersQuerySchema = Type.Object(
+export const ListUsersQuerySchema = defaultsOptional(Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size (1–200)' }),
     cursor: Type.Optional(UserIdSchema),
@@ -62,7 +76,7 @@ export const ListUsersQuerySchema = Type.Object(
     ),
   },
   { additionalProperties: false },
-);
+));
 
 /** PATCH /users/{user_id}: an admin may send every field; a user only their own full_name and username. */
 export const UpdateUserBodySchema = Type.Object(
@@ -76,4 +90,7 @@ export const UpdateUserBodySchema = Type.Object(
   { additionalProperties: false, title: 'UpdateUser' },
 );
 
-export const DeleteUserResponseSchema = Type.Object({ message: Type.String(), user_id: Type.String() });
+export const DeleteUserResponseSchema = Type.Object(
+  { message: Type.String(), user_id: Type.String() },
+  { examples: [{ message: 'User deleted successfully', user_id: '6916cbc709d9eedb316de5c3' }] },
+);
