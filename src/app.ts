@@ -211,7 +211,16 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
       schema: {
         tags: ['meta'],
         summary: 'About the service',
-        response: { 200: Type.Object({ message: Type.String(), version: Type.String(), docs: Type.String() }) },
+        description: 'The name and version of the API, and where its documentation is (this page: /docs).',
+        response: {
+          200: Type.Object(
+            { message: Type.String(), version: Type.String(), docs: Type.String() },
+            {
+              'x-response-description': 'The service',
+              examples: [{ message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' }],
+            },
+          ),
+        },
       },
     },
     async () => ({ message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' }),

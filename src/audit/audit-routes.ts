@@ -2,24 +2,35 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import type { Authenticator } from '../auth/authenticate.js';
+import { defaultsOptional, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import type { AuditEvent } from '../store/store.js';
 import { UserIdSchema } from '../users/user-schemas.js';
 import type { AuditLog } from './audit-log.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
-export const AuditQuerySchema = Type.Object(
+export const AuditQuerySchema = defaultsOptional(Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size (1–200)' }),
     before: Type.Optional(
-      Type.String({ pattern: '^[0-9a-fA-F]{24}$', description: 'Events older than this event id (the next page)' }),
+      Type.String({
+        pattern: '^[0-9a-fA-F]{24}$',
+        [PATTERN_FORM]: 'a 24-character hex event id',
+        description: 'Events older than this event id (the next page)',
+      }),
     ),
     user_id: Type.Optional(UserIdSchema),
     type: Type.Optional(
-      Type.String({ pattern: '^[a-z0-9_.]{1,64}$', description: 'An event type, e.g. login.failed', examples: ['login.failed'] }),
+      Type.String({
+        pattern: '^[a-z0-9_.]{1,64}$',
+        [PATTERN_FORM]: 'an event type: 1 to 64 lowercase letters, digits, _ or . (e.g. login.failed)',
+        description: 'An event type, e.g. login.failed',
+        examples: ['login.failed'],
+      }),
     ),
   },
   { additionalProperties: false },
-);
+));
 
 export const AuditEventSchema = Type.Object(
   {
@@ -36,6 +47,17 @@ export const AuditEventSchema = Type.Object(
   },
   { title: 'AuditEvent' },
 );
+
+const AUDIT_EVENT_EXAMPLE: Static<typeof AuditEventSchema> = {
+  id: '6917b2e509d9eedb316de5e1',
+  at: '2025-11-14T10:12:00.000Z',
+  type: 'login.failed',
+  user_id: '6916cbc709d9eedb316de5c3',
+  actor_id: null,
+  ip: '203.0.113.7',
+  user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/145.0',
+  detail: { reason: 'wrong_password', failures: 2 },
+};
 
 function toAuditEventResponse(event: AuditEvent): Static<typeof AuditEventSchema> {
   return {
@@ -77,7 +99,20 @@ export function auditRoutes(deps: { audit: AuditLog; auth: Authenticator }): Fas
             'is announced in a `Link: <…>; rel="next"` header (its `before` cursor); no Link header means the last page.',
           security: [{ bearerAuth: [] }],
           querystring: AuditQuerySchema,
-          response: { 200: Type.Array(AuditEventSchema), ...errorResponses(401, 403, 422) },
+          response: {
+            200: response('A page of events, newest first', Type.Array(AuditEventSchema), [
+              AUDIT_EVENT_EXAMPLE,
+              {
+                ...AUDIT_EVENT_EXAMPLE,
+                id: '6917b1a009d9eedb316de5dd',
+                at: '2025-11-14T09:58:00.000Z',
+                type: 'user.role_changed',
+                actor_id: '6915e0aa09d9eedb316de59f',
+                detail: { from: 'student', to: 'teacher' },
+              },
+            ]),
+            ...errorResponses({ 403: ['ADMIN_REQUIRED'] }),
+          },
         },
       },
       async (request, reply) => {

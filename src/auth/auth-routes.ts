@@ -3,11 +3,12 @@
  * (login now also returns `refresh_token` and `expires_in`).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { response, withExamples } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
-import { toUserResponse, UserResponseSchema } from '../users/user-schemas.js';
+import { toUserResponse, USER_EXAMPLE, UserResponseSchema } from '../users/user-schemas.js';
 import type { UserService } from '../users/user-service.js';
-import { LoginBodySchema, RegisterBodySchema, TokenResponseSchema } from './auth-schemas.js';
+import { LoginBodySchema, REGISTER_EXAMPLE, RegisterBodySchema, TokenResponseSchema } from './auth-schemas.js';
 import type { Authenticator } from './authenticate.js';
 import type { LoginFlow } from './login-flow.js';
 
@@ -25,8 +26,11 @@ export function authRoutes(deps: { users: UserService; login: LoginFlow; auth: A
             "Creates a student. Any other role needs an admin's bearer token (403 otherwise). " +
             'Passwords: 8 to 1024 bytes of UTF-8, never truncated.',
           security: [{}, { bearerAuth: [] }],
-          body: RegisterBodySchema,
-          response: { 201: UserResponseSchema, ...errorResponses(400, 401, 403, 422, 429) },
+          body: withExamples(RegisterBodySchema, REGISTER_EXAMPLE),
+          response: {
+            201: response('The new user', UserResponseSchema, { ...USER_EXAMPLE, email_verified: false }),
+            ...errorResponses({ 400: ['USER_EXISTS'], 403: ['ROLE_NOT_ALLOWED'], 503: ['DATABASE_UNAVAILABLE'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -52,7 +56,15 @@ export function authRoutes(deps: { users: UserService; login: LoginFlow; auth: A
             '`MFA_REQUIRED` with an `mfa_token` for POST /auth/2fa/verify. Repeated failures lock the account ' +
             'for a growing, capped time (429 `ACCOUNT_LOCKED`).',
           body: LoginBodySchema,
-          response: { 200: TokenResponseSchema, ...errorResponses(401, 403, 422, 429) },
+          response: {
+            200: response('The token pair', TokenResponseSchema),
+            ...errorResponses({
+              401: ['INVALID_CREDENTIALS', 'MFA_REQUIRED'],
+              403: ['ACCOUNT_DISABLED'],
+              429: ['ACCOUNT_LOCKED'],
+              503: ['DATABASE_UNAVAILABLE'],
+            }),
+          },
         },
       },
       async (request) => {

@@ -1,6 +1,7 @@
 /** TypeBox schemas of the registration, login and session endpoints. */
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { EmailSchema, FullNameSchema, RoleSchema, UsernameSchema } from '../users/user-schemas.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 /** Characters, not bytes: the byte limit (1024 of UTF-8) is checked by the user service. */
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: 1024 });
@@ -18,8 +19,15 @@ export const RegisterBodySchema = Type.Object(
 
 export const LoginBodySchema = Type.Object(
   { email: EmailSchema, password: PasswordSchema },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ email: 'alice@example.com', password: 'correct horse battery staple' }] },
 );
+
+export const REGISTER_EXAMPLE: Static<typeof RegisterBodySchema> = {
+  username: 'alice',
+  email: 'alice@example.com',
+  password: 'correct horse battery staple',
+  full_name: 'Alice Liddell',
+};
 
 /** The OAuth2 password grant's form (RFC 6749 §4.3), as Swagger UI's Authorize dialog sends it. */
 export const TokenFormSchema = Type.Object(
@@ -31,7 +39,10 @@ export const TokenFormSchema = Type.Object(
     client_id: Type.Optional(Type.String({ maxLength: 256 })),
     client_secret: Type.Optional(Type.String({ maxLength: 256 })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ grant_type: 'password', username: 'alice@example.com', password: 'correct horse battery staple' }],
+  },
 );
 
 export const TokenResponseSchema = Type.Object(
@@ -41,12 +52,23 @@ export const TokenResponseSchema = Type.Object(
     expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
     refresh_token: Type.String({ description: 'Single use: POST /auth/refresh returns a new pair' }),
   },
-  { title: 'TokenResponse' },
+  {
+    title: 'TokenResponse',
+    examples: [
+      {
+        access_token:
+          'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiI2OTE2Y2JjNzA5ZDllZWRiMzE2ZGU1YzMifQ.c2lnbmF0dXJl',
+        token_type: 'bearer',
+        expires_in: 900,
+        refresh_token: 'Jb3Yw2cV9pQm1xR7tK0sL4nA8eD6fH5gU2iO3yT1wZq',
+      },
+    ],
+  },
 );
 
 export const RefreshBodySchema = Type.Object(
   { refresh_token: Type.String({ minLength: 1, maxLength: 256 }) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ refresh_token: 'Jb3Yw2cV9pQm1xR7tK0sL4nA8eD6fH5gU2iO3yT1wZq' }] },
 );
 
 export const SessionSchema = Type.Object(
@@ -62,7 +84,19 @@ export const SessionSchema = Type.Object(
   { title: 'Session' },
 );
 
-export const SessionIdParamsSchema = Type.Object({ session_id: Type.String({ pattern: '^[0-9a-f]{24}$' }) });
+export const SESSION_EXAMPLE: Static<typeof SessionSchema> = {
+  id: '6917a1c409d9eedb316de5d0',
+  user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/145.0',
+  ip: '203.0.113.7',
+  created_at: '2025-11-14T08:31:00.000Z',
+  last_used_at: '2025-11-14T10:02:00.000Z',
+  expires_at: '2025-12-14T08:31:00.000Z',
+  current: true,
+};
+
+export const SessionIdParamsSchema = Type.Object({
+  session_id: Type.String({ pattern: '^[0-9a-f]{24}$', [PATTERN_FORM]: 'a 24-character lowercase hex id (from GET /auth/sessions)' }),
+});
 
 export const JwksSchema = Type.Object(
   {
@@ -77,5 +111,14 @@ export const JwksSchema = Type.Object(
       }),
     ),
   },
-  { title: 'JWKS' },
+  {
+    title: 'JWKS',
+    examples: [
+      {
+        keys: [
+          { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1', alg: 'EdDSA', use: 'sig' },
+        ],
+      },
+    ],
+  },
 );

@@ -3,9 +3,10 @@
  * (request + confirm).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { noContent, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
-import { toUserResponse, UserResponseSchema } from '../users/user-schemas.js';
+import { toUserResponse, USER_EXAMPLE, UserResponseSchema } from '../users/user-schemas.js';
 import { type Authenticator, currentUser } from './authenticate.js';
 import type { EmailVerificationService } from './email-verification-service.js';
 import type { PasswordService } from './password-service.js';
@@ -23,6 +24,8 @@ const bearer = [{ bearerAuth: [] }];
 const RESET_REQUESTED = {
   detail: 'If an account with this email exists, a password reset token has been sent to it; it works once, for 30 minutes',
 };
+/** The answer of POST /auth/verify-email/request, for the document. */
+const VERIFICATION_SENT = { detail: 'A verification token has been sent to your email address' };
 
 export function passwordRoutes(deps: {
   passwordService: PasswordService;
@@ -45,7 +48,11 @@ export function passwordRoutes(deps: {
             'working.',
           security: bearer,
           body: ChangePasswordBodySchema,
-          response: { 200: AccessTokenResponseSchema, ...errorResponses(401, 403, 422, 429) },
+          response: {
+            200: response('Changed: a new access token for this session', AccessTokenResponseSchema),
+            // 404: the user was deleted while the password was being changed.
+            ...errorResponses({ 403: ['INVALID_CURRENT_PASSWORD'], 404: ['USER_NOT_FOUND'], 429: ['ACCOUNT_LOCKED'] }),
+          },
         },
       },
       async (request) =>
@@ -68,7 +75,7 @@ export function passwordRoutes(deps: {
             'account gets a mail with a single-use token valid for 30 minutes (and a link when PUBLIC_URL is set); ' +
             'a new request replaces the previous token.',
           body: ResetRequestBodySchema,
-          response: { 202: AcceptedResponseSchema, ...errorResponses(422, 429) },
+          response: { 202: response('Accepted (the same answer for any email)', AcceptedResponseSchema, RESET_REQUESTED) },
         },
       },
       async (request, reply) => {
@@ -88,7 +95,10 @@ export function passwordRoutes(deps: {
             'lock is lifted, and the email counts as verified. 400 `INVALID_RESET_TOKEN` for an unknown, used or ' +
             'expired token; a new password that breaks the rules is a 422 and leaves the token usable.',
           body: ResetConfirmBodySchema,
-          response: { 204: { description: 'Password changed', type: 'null' }, ...errorResponses(400, 422, 429) },
+          response: {
+            204: noContent('Password changed'),
+            ...errorResponses({ 400: ['INVALID_RESET_TOKEN'], 503: ['DATABASE_UNAVAILABLE'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -108,7 +118,10 @@ export function passwordRoutes(deps: {
             "Mails a single-use token, valid for 24 hours, to the user's address; a new request replaces the " +
             'previous token. 409 `EMAIL_ALREADY_VERIFIED` when there is nothing to verify.',
           security: bearer,
-          response: { 202: AcceptedResponseSchema, ...errorResponses(401, 409, 429) },
+          response: {
+            202: response('Sent', AcceptedResponseSchema, VERIFICATION_SENT),
+            ...errorResponses({ 409: ['EMAIL_ALREADY_VERIFIED'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -126,9 +139,18 @@ export function passwordRoutes(deps: {
           summary: 'Confirm an email address with its token',
           description:
             'Uses the token up and answers the user with `email_verified: true`. 400 `INVALID_VERIFICATION_TOKEN` ' +
-            'for an unknown, used or expired token; 400 `EMAIL_CHANGED` when the address changed since it was sent.',
+            'for an unknown, used or expired token — also for one mailed to an address the user no longer has (a new ' +
+            'email deletes the tokens already mailed).',
           body: VerifyConfirmBodySchema,
-          response: { 200: UserResponseSchema, ...errorResponses(400, 422, 429) },
+          response: {
+            200: response('The user, with the email verified', UserResponseSchema, USER_EXAMPLE),
+            // 404: the user was deleted between the token's check and the update.
+            ...errorResponses({
+              400: ['INVALID_VERIFICATION_TOKEN'],
+              404: ['USER_NOT_FOUND'],
+              503: ['DATABASE_UNAVAILABLE'],
+            }),
+          },
         },
       },
       async (request) => toUserResponse(await emailVerification.confirm(request.body.token, requestContext(request))),

@@ -6,17 +6,25 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
+import { noContent, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
 import { type Authenticator, currentUser } from './authenticate.js';
 import { type QrLoginService, QR_LOGIN_POLL_INTERVAL_SECONDS, QR_LOGIN_TTL_SECONDS } from './qr-login.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 const bearer = [{ bearerAuth: [] }];
 export const QR_LOGIN_SECRET_HEADER = 'x-qr-login-secret';
 
 const IdParamsSchema = Type.Object({
-  id: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: 'The id from POST /auth/qr-login/start' }),
+  id: Type.String({
+    pattern: '^[A-Za-z0-9_-]{22}$',
+    [PATTERN_FORM]: 'the 22-character id from POST /auth/qr-login/start (letters, digits, - and _)',
+    description: 'The id from POST /auth/qr-login/start',
+  }),
 });
+
+const QR_LOGIN_ID_EXAMPLE = 'f3Qm9ZkR2xVb7LcN1pWs4A';
 
 const StartResponseSchema = Type.Object(
   {
@@ -28,7 +36,20 @@ const StartResponseSchema = Type.Object(
     qr_png_base64: Type.String({ description: 'The QR as a PNG, base64' }),
     qr_svg: Type.String({ description: 'The QR as SVG' }),
   },
-  { title: 'QrLoginStarted' },
+  {
+    title: 'QrLoginStarted',
+    examples: [
+      {
+        id: QR_LOGIN_ID_EXAMPLE,
+        secret: 'Vt8sK2mQ5xN9bR3cL7wP1zF4hJ6gD0aY2eU8iO5kTqM',
+        expires_in: QR_LOGIN_TTL_SECONDS,
+        interval: QR_LOGIN_POLL_INTERVAL_SECONDS,
+        qr_data: `authqr://login?id=${QR_LOGIN_ID_EXAMPLE}`,
+        qr_png_base64: 'iVBORw0KGgoAAAANSUhEUgAAASgAAAEoCAAAAAA…',
+        qr_svg: '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 296 296">…</svg>',
+      },
+    ],
+  },
 );
 
 const PollResponseSchema = Type.Object(
@@ -42,7 +63,38 @@ const PollResponseSchema = Type.Object(
     token_type: Type.Optional(Type.Literal('bearer')),
     refresh_token: Type.Optional(Type.String()),
   },
-  { title: 'QrLoginPoll' },
+  {
+    title: 'QrLoginPoll',
+    examples: [
+      { status: 'pending', expires_in: 87, interval: QR_LOGIN_POLL_INTERVAL_SECONDS },
+      {
+        status: 'approved',
+        access_token:
+          'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiI2OTE2Y2JjNzA5ZDllZWRiMzE2ZGU1YzMifQ.c2lnbmF0dXJl',
+        token_type: 'bearer',
+        expires_in: 900,
+        refresh_token: 'Jb3Yw2cV9pQm1xR7tK0sL4nA8eD6fH5gU2iO3yT1wZq',
+      },
+      { status: 'denied' },
+    ],
+  },
+);
+
+/** What a read (GET) of the request answers: never tokens. */
+const StatusResponseSchema = Type.Object(
+  {
+    status: Type.Enum(['pending', 'approved', 'denied']),
+    expires_in: Type.Optional(Type.Integer({ description: 'pending: seconds the request has left' })),
+    interval: Type.Optional(Type.Integer({ description: 'pending: seconds until the next poll' })),
+  },
+  {
+    title: 'QrLoginStatus',
+    examples: [
+      { status: 'pending', expires_in: 87, interval: QR_LOGIN_POLL_INTERVAL_SECONDS },
+      { status: 'approved' },
+      { status: 'denied' },
+    ],
+  },
 );
 
 const InfoResponseSchema = Type.Object(
@@ -54,7 +106,19 @@ const InfoResponseSchema = Type.Object(
     created_at: Type.String({ format: 'date-time' }),
     expires_at: Type.String({ format: 'date-time' }),
   },
-  { title: 'QrLoginRequest' },
+  {
+    title: 'QrLoginRequest',
+    examples: [
+      {
+        id: QR_LOGIN_ID_EXAMPLE,
+        status: 'pending',
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/145.0',
+        ip: '203.0.113.7',
+        created_at: '2025-11-14T09:00:00.000Z',
+        expires_at: '2025-11-14T09:02:00.000Z',
+      },
+    ],
+  },
 );
 
 export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticator }): FastifyPluginAsyncTypebox {
@@ -67,9 +131,12 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
           tags: ['auth'],
           summary: 'Sign in by QR: start a request and get its QR code',
           description:
-            `Public. Show the QR; poll GET /auth/qr-login/{id} with the secret every \`interval\` seconds. The ` +
+            `Public. Show the QR; poll POST /auth/qr-login/{id} with the secret every \`interval\` seconds. The ` +
             `request lives ${QR_LOGIN_TTL_SECONDS} s and can be used once.`,
-          response: { 200: StartResponseSchema, ...errorResponses(429) },
+          response: {
+            200: response('The request: its id, secret and QR', StartResponseSchema),
+            ...errorResponses({ 503: ['DATABASE_UNAVAILABLE'] }),
+          },
         },
       },
       async (request) => {
@@ -96,7 +163,15 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
             `POST on the same path). The secret from start goes in the \`${QR_LOGIN_SECRET_HEADER}\` header (never in ` +
             'the URL: URLs are logged). A wrong secret is 403 and spoils nothing; 404 once expired or used.',
           params: IdParamsSchema,
-          response: { 200: PollResponseSchema, ...errorResponses(401, 403, 404, 422, 429) },
+          response: {
+            200: response('Pending, denied, or approved (without tokens)', StatusResponseSchema),
+            ...errorResponses({
+              401: ['QR_LOGIN_SECRET_REQUIRED'],
+              403: ['QR_LOGIN_SECRET_MISMATCH'],
+              404: ['QR_LOGIN_NOT_FOUND'],
+              503: ['DATABASE_UNAVAILABLE'],
+            }),
+          },
         },
       },
       async (request) => qrLogin.poll(request.params.id, secretOf(request), requestContext(request), { collect: false }),
@@ -115,7 +190,15 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
             '401 `MFA_REQUIRED` with an `mfa_token` for POST /auth/2fa/verify. The new session ends no later than ' +
             'the session that approved it.',
           params: IdParamsSchema,
-          response: { 200: PollResponseSchema, ...errorResponses(401, 403, 404, 422, 429) },
+          response: {
+            200: response('Pending, denied, or approved with the token pair (once)', PollResponseSchema),
+            ...errorResponses({
+              401: ['QR_LOGIN_SECRET_REQUIRED', 'MFA_REQUIRED'],
+              403: ['QR_LOGIN_SECRET_MISMATCH', 'ACCOUNT_DISABLED'],
+              404: ['QR_LOGIN_NOT_FOUND'],
+              503: ['DATABASE_UNAVAILABLE'],
+            }),
+          },
         },
       },
       async (request) => qrLogin.poll(request.params.id, secretOf(request), requestContext(request), { collect: true }),
@@ -128,9 +211,15 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
         schema: {
           tags: ['auth'],
           summary: 'Sign in by QR: which device asks (for the phone, before approving)',
+          description:
+            'The user agent, IP address and time of the device that started the request, for the user to ' +
+            'recognise before approving. 404 `QR_LOGIN_NOT_FOUND` when unknown, expired or already approved.',
           security: bearer,
           params: IdParamsSchema,
-          response: { 200: InfoResponseSchema, ...errorResponses(401, 404, 422) },
+          response: {
+            200: response('The request', InfoResponseSchema),
+            ...errorResponses({ 404: ['QR_LOGIN_NOT_FOUND'] }),
+          },
         },
       },
       async (request) => qrLogin.info(request.params.id),
@@ -149,7 +238,14 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
             'later than this one. 404 when unknown or expired, 409 when already approved or denied.',
           security: bearer,
           params: IdParamsSchema,
-          response: { 204: { description: 'Approved', type: 'null' }, ...errorResponses(401, 403, 404, 409, 422, 429) },
+          response: {
+            204: noContent('Approved'),
+            ...errorResponses({
+              403: ['SESSION_REQUIRED'],
+              404: ['QR_LOGIN_NOT_FOUND'],
+              409: ['QR_LOGIN_ALREADY_DECIDED'],
+            }),
+          },
         },
       },
       async (request, reply) => {
@@ -165,9 +261,15 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
         schema: {
           tags: ['auth'],
           summary: 'Sign in by QR: refuse ("this was not me")',
+          description:
+            'The device that started the request reads `denied` on its next poll (the request is gone after it). ' +
+            '404 when unknown or expired, 409 when already approved or denied.',
           security: bearer,
           params: IdParamsSchema,
-          response: { 204: { description: 'Denied', type: 'null' }, ...errorResponses(401, 404, 409, 422, 429) },
+          response: {
+            204: noContent('Denied'),
+            ...errorResponses({ 404: ['QR_LOGIN_NOT_FOUND'], 409: ['QR_LOGIN_ALREADY_DECIDED'] }),
+          },
         },
       },
       async (request, reply) => {

@@ -6,12 +6,14 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../errors.js';
+import { noContent, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
 import type { UserService } from '../users/user-service.js';
 import {
   JwksSchema,
   RefreshBodySchema,
+  SESSION_EXAMPLE,
   SessionIdParamsSchema,
   SessionSchema,
   TokenFormSchema,
@@ -44,7 +46,10 @@ export function sessionRoutes(deps: {
             'Each refresh token works once. Presenting one that was already used revokes its whole session ' +
             '(someone else holds a copy).',
           body: RefreshBodySchema,
-          response: { 200: TokenResponseSchema, ...errorResponses(401, 422, 429) },
+          response: {
+            200: response('A new token pair; the refresh token sent is used up', TokenResponseSchema),
+            ...errorResponses({ 401: ['INVALID_REFRESH_TOKEN'], 503: ['DATABASE_UNAVAILABLE'] }),
+          },
         },
       },
       async (request) => sessions.refresh(request.body.refresh_token, requestContext(request)),
@@ -59,7 +64,7 @@ export function sessionRoutes(deps: {
           summary: 'Log out this session',
           description: "Revokes the session of the bearer token: its refresh token stops working.",
           security: bearer,
-          response: { 204: { description: 'Logged out', type: 'null' }, ...errorResponses(401, 422) },
+          response: { 204: noContent('Logged out') },
         },
       },
       async (request, reply) => {
@@ -77,7 +82,7 @@ export function sessionRoutes(deps: {
           summary: 'Log out everywhere',
           description: "Revokes every session of the user and invalidates all their access tokens at once.",
           security: bearer,
-          response: { 204: { description: 'Logged out everywhere', type: 'null' }, ...errorResponses(401) },
+          response: { 204: noContent('Logged out everywhere') },
         },
       },
       async (request, reply) => {
@@ -93,8 +98,16 @@ export function sessionRoutes(deps: {
         schema: {
           tags: ['auth'],
           summary: "The current user's active sessions",
+          description:
+            'Every session not logged out or expired, with the device (user agent, IP) that started it; ' +
+            '`current` marks the one of this token. DELETE /auth/sessions/{session_id} ends one.',
           security: bearer,
-          response: { 200: Type.Array(SessionSchema), ...errorResponses(401) },
+          response: {
+            200: response('The sessions', Type.Array(SessionSchema), [
+              SESSION_EXAMPLE,
+              { ...SESSION_EXAMPLE, id: '6915f03b09d9eedb316de5a1', user_agent: 'AuthQR/2.1 (Android 15)', ip: '198.51.100.23', current: false },
+            ]),
+          },
         },
       },
       async (request) => {
@@ -118,9 +131,12 @@ export function sessionRoutes(deps: {
         schema: {
           tags: ['auth'],
           summary: 'Revoke one of your sessions',
+          description:
+            'Logs one of your sessions out (a lost phone, say): its refresh token stops working at once, its ' +
+            'access token when it expires. 404 `SESSION_NOT_FOUND` for an id that is not an active session of yours.',
           security: bearer,
           params: SessionIdParamsSchema,
-          response: { 204: { description: 'Revoked', type: 'null' }, ...errorResponses(401, 404, 422) },
+          response: { 204: noContent('Revoked'), ...errorResponses({ 404: ['SESSION_NOT_FOUND'] }) },
         },
       },
       async (request, reply) => {
@@ -135,7 +151,11 @@ export function sessionRoutes(deps: {
         schema: {
           tags: ['auth'],
           summary: 'Public keys that verify access tokens (JWKS)',
-          response: { 200: JwksSchema },
+          description:
+            'The public keys (RFC 7517) other services verify our access tokens with, matched by the token\'s ' +
+            '`kid`. Every configured key is listed: the first signs, the others still verify during a rotation. ' +
+            'Cacheable for 5 minutes.',
+          response: { 200: response('The key set', JwksSchema) },
         },
       },
       async (_request, reply) => {
@@ -162,7 +182,16 @@ export function sessionRoutes(deps: {
               "UI's Authorize dialog and OAuth2 clients send them. Same answers as POST /auth/login.",
             consumes: ['application/x-www-form-urlencoded'],
             body: TokenFormSchema,
-            response: { 200: TokenResponseSchema, ...errorResponses(400, 401, 403, 422, 429) },
+            response: {
+              200: response('The token pair', TokenResponseSchema),
+              ...errorResponses({
+                400: ['UNSUPPORTED_GRANT_TYPE'],
+                401: ['INVALID_CREDENTIALS', 'MFA_REQUIRED'],
+                403: ['ACCOUNT_DISABLED'],
+                429: ['ACCOUNT_LOCKED'],
+                503: ['DATABASE_UNAVAILABLE'],
+              }),
+            },
           },
         },
         async (request) => {

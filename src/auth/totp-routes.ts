@@ -3,6 +3,7 @@
  * recovery codes, and the admin's reset. Answers holding a secret are never cached.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { noContent, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
 import { UserIdParamsSchema } from '../users/user-schemas.js';
@@ -36,7 +37,10 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
             'until POST /auth/2fa/totp/confirm; calling again replaces an unconfirmed secret. 409 when TOTP is on.',
           security: bearer,
           body: TotpSetupBodySchema,
-          response: { 200: TotpSetupResponseSchema, ...errorResponses(401, 403, 409, 422, 429) },
+          response: {
+            200: response('The new secret, as text, URI and QR codes', TotpSetupResponseSchema),
+            ...errorResponses({ 403: ['INVALID_PASSWORD'], 409: ['TOTP_ALREADY_ENABLED'], 429: ['ACCOUNT_LOCKED'] }),
+          },
         },
       },
       async (request) => {
@@ -62,7 +66,14 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
             'single-use recovery codes, shown only this once.',
           security: bearer,
           body: TotpCodeBodySchema,
-          response: { 200: RecoveryCodesResponseSchema, ...errorResponses(401, 403, 409, 422) },
+          response: {
+            200: response('On; the recovery codes, shown this once', RecoveryCodesResponseSchema),
+            ...errorResponses({
+              403: ['INVALID_MFA_CODE'],
+              409: ['TOTP_ALREADY_ENABLED', 'TOTP_NOT_SET_UP'],
+              429: ['ACCOUNT_LOCKED'],
+            }),
+          },
         },
       },
       async (request) => {
@@ -81,10 +92,19 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
             'With the `mfa_token` of a 401 `MFA_REQUIRED` login answer and a code from the authenticator app ' +
             '(or an unused recovery code), returns the token pair. A code is accepted once. A challenge takes ' +
             '5 wrong codes (`attempts_left` says how many remain), then it is gone: log in again. Wrong codes ' +
-            'also count as failed logins of the account (429 `ACCOUNT_LOCKED`). 401 `INVALID_MFA_TOKEN` for an ' +
-            'unknown, expired or used-up challenge.',
+            'also count as failed logins of the account (429 `ACCOUNT_LOCKED`). A wrong code is 403 ' +
+            '`INVALID_MFA_CODE`, as wherever a code is checked; 401 `INVALID_MFA_TOKEN` for an unknown, expired or ' +
+            'used-up challenge.',
           body: MfaVerifyBodySchema,
-          response: { 200: TokenResponseSchema, ...errorResponses(401, 403, 422, 429) },
+          response: {
+            200: response('The token pair', TokenResponseSchema),
+            ...errorResponses({
+              401: ['INVALID_MFA_TOKEN'],
+              403: ['INVALID_MFA_CODE', 'ACCOUNT_DISABLED'],
+              429: ['ACCOUNT_LOCKED'],
+              503: ['DATABASE_UNAVAILABLE'],
+            }),
+          },
         },
       },
       async (request) =>
@@ -102,7 +122,14 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
             'Needs the password and a current code (or a recovery code). Deletes the secret and the recovery codes.',
           security: bearer,
           body: TotpDisableBodySchema,
-          response: { 204: { description: 'Two-factor authentication is off', type: 'null' }, ...errorResponses(401, 403, 409, 422, 429) },
+          response: {
+            204: noContent('Two-factor authentication is off'),
+            ...errorResponses({
+              403: ['INVALID_PASSWORD', 'INVALID_MFA_CODE'],
+              409: ['TOTP_NOT_ENABLED'],
+              429: ['ACCOUNT_LOCKED'],
+            }),
+          },
         },
       },
       async (request, reply) => {
@@ -121,7 +148,10 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
           description: 'Needs a current TOTP code. Returns 10 new single-use codes; the old ones stop working.',
           security: bearer,
           body: TotpCodeBodySchema,
-          response: { 200: RecoveryCodesResponseSchema, ...errorResponses(401, 403, 409, 422, 429) },
+          response: {
+            200: response('The new recovery codes, shown this once', RecoveryCodesResponseSchema),
+            ...errorResponses({ 403: ['INVALID_MFA_CODE'], 409: ['TOTP_NOT_ENABLED'], 429: ['ACCOUNT_LOCKED'] }),
+          },
         },
       },
       async (request) => {
@@ -140,7 +170,10 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
           description: 'Turns TOTP off and deletes the recovery codes, e.g. after a lost phone. The user can set it up again.',
           security: bearer,
           params: UserIdParamsSchema,
-          response: { 204: { description: 'Reset', type: 'null' }, ...errorResponses(401, 403, 404, 422) },
+          response: {
+            204: noContent('Reset'),
+            ...errorResponses({ 403: ['ADMIN_REQUIRED'], 404: ['USER_NOT_FOUND'] }),
+          },
         },
       },
       async (request, reply) => {

@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { response } from '../http/doc-schemas.js';
 import type { HealthService } from './health-service.js';
 
 const SERVICE = 'User/Auth/QR Microservice';
@@ -23,7 +24,17 @@ export function healthRoutes(health: HealthService): FastifyPluginAsyncTypebox {
         schema: {
           tags: ['health'],
           summary: 'Database health',
-          response: { 200: DbHealthSchema, 503: DbHealthSchema },
+          description:
+            "The old service's check, for its clients: 200 when the database answers, 503 (same body shape) " +
+            'when it does not. Orchestrators want GET /health/ready.',
+          response: {
+            200: response('The database answers', DbHealthSchema, { status: 'healthy', database: 'connected', service: SERVICE }),
+            503: response('The database does not answer', DbHealthSchema, {
+              status: 'unhealthy',
+              database: 'disconnected',
+              service: SERVICE,
+            }),
+          },
         },
       },
       async (_request, reply) => {
@@ -38,7 +49,14 @@ export function healthRoutes(health: HealthService): FastifyPluginAsyncTypebox {
 
     app.get(
       '/health/live',
-      { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: StatusSchema } } },
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Liveness: the process answers',
+          description: 'Always 200 while the process runs; touches nothing else (a liveness probe must not fail with the database).',
+          response: { 200: response('Alive', StatusSchema, { status: 'ok' }) },
+        },
+      },
       async () => ({ status: 'ok' }),
     );
 
@@ -48,7 +66,14 @@ export function healthRoutes(health: HealthService): FastifyPluginAsyncTypebox {
         schema: {
           tags: ['health'],
           summary: 'Readiness: the database answers and the service is not shutting down',
-          response: { 200: StatusSchema, 503: StatusSchema },
+          description:
+            'For load balancers and orchestrators: 503 `shutting_down` as soon as a graceful shutdown starts (so ' +
+            'traffic moves away while requests in flight finish), 503 `database_unavailable` while the database ' +
+            'does not answer.',
+          response: {
+            200: response('Ready', StatusSchema, { status: 'ready' }),
+            503: response('Not ready', StatusSchema, { status: 'shutting_down' }, { status: 'database_unavailable' }),
+          },
         },
       },
       async (_request, reply) => {

@@ -1,7 +1,14 @@
-/** The OpenAPI document (/openapi.json) and Swagger UI (/docs), with the bearer scheme. */
+/**
+ * The OpenAPI document (/openapi.json) and Swagger UI (/docs), with the bearer scheme. Routes
+ * describe themselves; the errors every route of a kind can answer are added here, as each route
+ * is registered, so no route repeats them and none forgets them.
+ */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { Config, RateLimit } from '../config.js';
+import { withCommonErrors } from './error-schemas.js';
+import { rateLimitRules } from './rate-limits.js';
 
 export const API_VERSION = '1.0.0';
 
@@ -48,15 +55,48 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
     },
   });
-  // Every route that takes a bearer token also takes the OAuth2 form's token (the same token).
+  const limited = rateLimitedRoutes();
   app.addHook('onRoute', (route) => {
-    const security = (route.schema as { security?: Record<string, string[]>[] } | undefined)?.security;
-    if (security?.some((s) => 'bearerAuth' in s) && !security.some((s) => 'oauth2Password' in s)) {
-      security.push({ oauth2Password: [] });
-    }
+    const schema = route.schema as DocumentedSchema | undefined;
+    if (schema === undefined || schema.hide === true) return;
+    const security = schema.security;
+    const bearer = security?.some((s) => 'bearerAuth' in s) ?? false;
+    // Every route that takes a bearer token also takes the OAuth2 form's token (the same token).
+    if (bearer && !security?.some((s) => 'oauth2Password' in s)) security?.push({ oauth2Password: [] });
+    if (schema.response === undefined) return;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    schema.response = withCommonErrors(schema.response, {
+      bearer,
+      body: methods.some((method) => BODY_METHODS.has(method)),
+      validated: VALIDATED_PARTS.some((part) => schema[part] !== undefined),
+      rateLimited: methods.some((method) => limited.has(`${method} ${route.url}`)) || hasOwnRateLimit(route),
+    });
   });
   // Helmet's API policy allows nothing; the UI loads its own scripts, styles and fonts, and its
   // logo as a data: URL. No inline script or eval, no third-party origin (not even the validator).
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+type DocumentedSchema = {
+  hide?: boolean;
+  security?: Record<string, string[]>[];
+  response?: Record<string, unknown>;
+} & Partial<Record<(typeof VALIDATED_PARTS)[number], unknown>>;
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const VALIDATED_PARTS = ['body', 'querystring', 'params', 'headers'] as const;
+
+/** `METHOD /url` of every route a rule of http/rate-limits.ts limits. */
+function rateLimitedRoutes(): Set<string> {
+  // Which routes are limited depends on the rules alone, not on their numbers.
+  const anyLimit: RateLimit = { max: 1, timeWindowMs: 1000 };
+  const limits = new Proxy({}, { get: () => anyLimit }) as Config['rateLimits'];
+  return new Set(rateLimitRules(limits).flatMap((rule) => rule.routes));
+}
+
+/** A route-level limit of @fastify/rate-limit (`config.rateLimit`), answered as RATE_LIMITED too. */
+function hasOwnRateLimit(route: RouteOptions): boolean {
+  const config = route.config as { rateLimit?: unknown } | undefined;
+  return config?.rateLimit !== undefined && config.rateLimit !== false;
 }

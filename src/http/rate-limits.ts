@@ -61,8 +61,11 @@ const REAUTH = [
   'POST /auth/2fa/recovery-codes',
 ];
 
-/** The rules of this service; exported for the tests and the README. */
-export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimitSubjects): Rule[] {
+/** Subjects that resolve nobody: enough to list which routes are limited (the OpenAPI document). */
+const NO_SUBJECTS: RateLimitSubjects = { account: async (login) => login, mfaUser: async () => null };
+
+/** The rules of this service; exported for the OpenAPI document and the tests. */
+export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimitSubjects = NO_SUBJECTS): Rule[] {
   const ip = (request: FastifyRequest) => request.ip;
   const user = (request: FastifyRequest) => request.user?.id ?? request.ip;
   const body = (request: FastifyRequest) => (request.body ?? {}) as Record<string, unknown>;

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Authenticator } from '../auth/authenticate.js';
 import { AppError } from '../errors.js';
+import { response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import type { DevOutbox } from './dev-outbox.js';
 
@@ -17,7 +18,21 @@ const OutboxResponseSchema = Type.Object(
       }),
     ),
   },
-  { title: 'Outbox' },
+  {
+    title: 'Outbox',
+    examples: [
+      {
+        messages: [
+          {
+            to: 'alice@example.com',
+            subject: 'Reset your password',
+            text: 'Someone asked to reset the password of your account. Your reset token: mZ1xq0Vd8GgP3sT6bN2cH7kLwE9rY4uJ5aF0oI1pQzA …',
+            sent_at: '2025-11-14T10:20:00.000Z',
+          },
+        ],
+      },
+    ],
+  },
 );
 
 export function outboxRoutes(deps: { outbox: DevOutbox | null; auth: Authenticator }): FastifyPluginAsyncTypebox {
@@ -34,7 +49,10 @@ export function outboxRoutes(deps: { outbox: DevOutbox | null; auth: Authenticat
             'Without SMTP_URL, reset and verification mails are not sent but kept here (the latest 100, newest ' +
             'first) and logged, so the flows work with no mail server. With SMTP_URL set this answers 404.',
           security: [{ bearerAuth: [] }],
-          response: { 200: OutboxResponseSchema, ...errorResponses(401, 403, 404) },
+          response: {
+            200: response('The kept mails, newest first', OutboxResponseSchema),
+            ...errorResponses({ 403: ['ADMIN_REQUIRED'], 404: ['OUTBOX_DISABLED'] }),
+          },
         },
       },
       async () => {

@@ -11,7 +11,8 @@ import type { FastifyError, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth/authenticate.js';
 import { AppError } from '../errors.js';
 import { handleError } from '../http/error-handler.js';
-import { ErrorResponseSchema, errorResponses } from '../http/error-schemas.js';
+import { response } from '../http/doc-schemas.js';
+import { errorResponses } from '../http/error-schemas.js';
 import type { BadgeVerifier } from './badge-verifier.js';
 import { readQrCode, SCAN_MAX_BYTES, scanErrors } from './qr-scan.js';
 import { ScanResponseSchema, VerifyBodySchema, VerifyResponseSchema } from './qr-schemas.js';
@@ -76,7 +77,11 @@ export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator
             "(`unsigned`), text that is no badge (`malformed`), and — checked online — a deleted or disabled user, " +
             'a badge superseded by a newer POST /qr/generate, or a role or email changed since issue.',
           body: VerifyBodySchema,
-          response: { 200: VerifyResponseSchema, ...errorResponses(422, 429) },
+          response: {
+            200: response('The verdict', VerifyResponseSchema),
+            // The badge's user is looked up (deleted, disabled, superseded?).
+            ...errorResponses({ 503: ['DATABASE_UNAVAILABLE'] }),
+          },
         },
       },
       async (request) => verifier.verify(request.body.data),
@@ -111,7 +116,14 @@ export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator
             security: [{ bearerAuth: [] }],
             body: ScanBodySchema,
             // Its 422s are about the image (NO_QR_FOUND ...), in the {detail, code} shape.
-            response: { 200: ScanResponseSchema, ...errorResponses(401, 413, 415, 429), 422: ErrorResponseSchema },
+            response: {
+              200: response('The verdict, with the text found', ScanResponseSchema),
+              ...errorResponses({
+                413: ['PAYLOAD_TOO_LARGE'],
+                415: ['UNSUPPORTED_MEDIA_TYPE'],
+                422: ['FILE_REQUIRED', 'INVALID_IMAGE', 'IMAGE_TOO_LARGE', 'NO_QR_FOUND', 'MULTIPLE_QR'],
+              }),
+            },
           },
         },
         async (request) => {

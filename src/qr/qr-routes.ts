@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Authenticator, currentUser } from '../auth/authenticate.js';
+import { response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { UserIdParamsSchema } from '../users/user-schemas.js';
 import type { RenderedImage } from './render-cache.js';
@@ -34,9 +35,16 @@ export function qrRoutes(deps: { qr: QrService; auth: Authenticator }): FastifyP
         schema: {
           tags: ['qr'],
           summary: "Generate the current user's QR code",
-          description: 'Draws the PNG, stores it on the user (`qr_code`) and returns it.',
+          description:
+            'Draws the PNG, stores it on the user (`qr_code`) and returns it. With signed badges (QR_SIGNED) the ' +
+            'code holds a new badge, and every earlier badge of the user stops verifying (`superseded`). Shares ' +
+            'its per-user rate limit with POST /qr/scan.',
           security: bearer,
-          response: { 200: QrCodeResponseSchema, ...errorResponses(401) },
+          response: {
+            200: response("The user's new QR code", QrCodeResponseSchema),
+            // 404: the user was deleted while their code was drawn.
+            ...errorResponses({ 404: ['USER_NOT_FOUND'] }),
+          },
         },
       },
       async (request) => qr.generate(currentUser(request)),
@@ -49,9 +57,15 @@ export function qrRoutes(deps: { qr: QrService; auth: Authenticator }): FastifyP
         schema: {
           tags: ['qr'],
           summary: "A user's stored QR code (themselves, or anyone for an admin)",
+          description:
+            'The code POST /qr/generate made, as the old service answered it. A user may read only their own ' +
+            '(403 `FORBIDDEN`); 404 `QR_NOT_GENERATED` until a code was generated.',
           security: bearer,
           params: UserIdParamsSchema,
-          response: { 200: QrCodeResponseSchema, ...errorResponses(401, 403, 404, 422) },
+          response: {
+            200: response('The QR code', QrCodeResponseSchema),
+            ...errorResponses({ 403: ['FORBIDDEN'], 404: ['USER_NOT_FOUND', 'QR_NOT_GENERATED'] }),
+          },
         },
       },
       async (request) => qr.get(currentUser(request), request.params.user_id.toLowerCase()),
@@ -70,7 +84,11 @@ export function qrRoutes(deps: { qr: QrService; auth: Authenticator }): FastifyP
           security: bearer,
           params: UserIdParamsSchema,
           querystring: ImageQuerySchema,
-          response: { 200: ImageResponseSchema, 304: { description: 'Not modified' }, ...errorResponses(401, 403, 404, 422) },
+          response: {
+            200: ImageResponseSchema,
+            304: { description: 'Not modified: the image of the `If-None-Match` ETag is still current' },
+            ...errorResponses({ 403: ['FORBIDDEN'], 404: ['USER_NOT_FOUND', 'QR_NOT_GENERATED'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -91,7 +109,7 @@ export function qrRoutes(deps: { qr: QrService; auth: Authenticator }): FastifyP
             'Data up to 2048 characters; rate limited per user (429 with Retry-After).',
           security: bearer,
           body: EncodeBodySchema,
-          response: { 200: ImageResponseSchema, ...errorResponses(401, 422, 429) },
+          response: { 200: ImageResponseSchema },
         },
       },
       async (request, reply) => {

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { RegisterBodySchema } from '../auth/auth-schemas.js';
 import { type Authenticator, currentUser } from '../auth/authenticate.js';
+import { withExamples, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
 import {
@@ -10,6 +11,7 @@ import {
   ListUsersQuerySchema,
   toUserResponse,
   UpdateUserBodySchema,
+  USER_EXAMPLE,
   UserIdParamsSchema,
   UserResponseSchema,
 } from './user-schemas.js';
@@ -27,8 +29,11 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
         schema: {
           tags: ['users'],
           summary: 'The current user',
+          description:
+            'The user the bearer token belongs to, as stored now: a role or name changed since the token was ' +
+            'issued shows here.',
           security: bearer,
-          response: { 200: UserResponseSchema, ...errorResponses(401) },
+          response: { 200: response('The user', UserResponseSchema, USER_EXAMPLE) },
         },
       },
       async (request) => toUserResponse(currentUser(request)),
@@ -46,7 +51,13 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
             'announced in a `Link: <…>; rel="next"` header; no Link header means the last page.',
           security: bearer,
           querystring: ListUsersQuerySchema,
-          response: { 200: Type.Array(UserResponseSchema), ...errorResponses(401, 403, 422) },
+          response: {
+            200: response('A page of users', Type.Array(UserResponseSchema), [
+              USER_EXAMPLE,
+              { ...USER_EXAMPLE, id: '6916cbd209d9eedb316de5c4', username: 'bob', email: 'bob@example.com', full_name: 'Bob Ross', role: 'teacher' },
+            ]),
+            ...errorResponses({ 403: ['ADMIN_REQUIRED'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -74,9 +85,15 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
         schema: {
           tags: ['users'],
           summary: 'One user (themselves, or anyone for an admin)',
+          description:
+            'A user may read only themselves: any other id is 403 `FORBIDDEN`, whether or not it exists, so ids ' +
+            'cannot be probed. An admin reads anyone (404 `USER_NOT_FOUND` for an unknown id).',
           security: bearer,
           params: UserIdParamsSchema,
-          response: { 200: UserResponseSchema, ...errorResponses(401, 403, 404, 422) },
+          response: {
+            200: response('The user', UserResponseSchema, USER_EXAMPLE),
+            ...errorResponses({ 403: ['FORBIDDEN'], 404: ['USER_NOT_FOUND'] }),
+          },
         },
       },
       async (request) =>
@@ -92,8 +109,24 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
           summary: 'Create a user with any role (admin)',
           description: 'Like POST /auth/register, with any `role` (default student), for an admin.',
           security: bearer,
-          body: RegisterBodySchema,
-          response: { 201: UserResponseSchema, ...errorResponses(400, 401, 403, 422) },
+          body: withExamples(RegisterBodySchema, {
+            username: 'mr_bob',
+            email: 'bob@example.com',
+            password: 'a long passphrase',
+            full_name: 'Bob Ross',
+            role: 'teacher',
+          }),
+          response: {
+            201: response('The new user', UserResponseSchema, {
+              ...USER_EXAMPLE,
+              username: 'mr_bob',
+              email: 'bob@example.com',
+              full_name: 'Bob Ross',
+              role: 'teacher',
+              email_verified: false,
+            }),
+            ...errorResponses({ 400: ['USER_EXISTS'], 403: ['ADMIN_REQUIRED'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -122,8 +155,11 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
             'disabled (409 `LAST_ADMIN`); a taken email or username answers 400 `USER_EXISTS`.',
           security: bearer,
           params: UserIdParamsSchema,
-          body: UpdateUserBodySchema,
-          response: { 200: UserResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 422) },
+          body: withExamples(UpdateUserBodySchema, { full_name: 'Alice P. Liddell' }, { role: 'teacher' }),
+          response: {
+            200: response('The user as changed', UserResponseSchema, { ...USER_EXAMPLE, full_name: 'Alice P. Liddell' }),
+            ...errorResponses({ 400: ['USER_EXISTS'], 403: ['FORBIDDEN'], 404: ['USER_NOT_FOUND'], 409: ['LAST_ADMIN'] }),
+          },
         },
       },
       async (request) => {
@@ -145,10 +181,15 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
         schema: {
           tags: ['users'],
           summary: 'Delete a user (themselves, or anyone for an admin)',
-          description: 'The last admin cannot be deleted (409).',
+          description:
+            'A user may delete only themselves (403 `FORBIDDEN` for any other id); an admin anyone. Their sessions, ' +
+            'tokens and pending mails go with them. The last admin cannot be deleted (409 `LAST_ADMIN`).',
           security: bearer,
           params: UserIdParamsSchema,
-          response: { 200: DeleteUserResponseSchema, ...errorResponses(401, 403, 404, 409, 422) },
+          response: {
+            200: response('Deleted', DeleteUserResponseSchema),
+            ...errorResponses({ 403: ['FORBIDDEN'], 404: ['USER_NOT_FOUND'], 409: ['LAST_ADMIN'] }),
+          },
         },
       },
       async (request) => {

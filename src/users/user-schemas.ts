@@ -1,21 +1,25 @@
 /** TypeBox schemas of the user endpoints: validation, OpenAPI and static types in one place. */
 import { type Static, Type } from 'typebox';
 import type { User } from '../store/store.js';
+import { defaultsOptional } from '../http/doc-schemas.js';
+import { PATTERN_FORM } from '../http/validators.js';
 
 /** No NUL bytes or other control characters in names: they break logs, terminals and exports. */
 const NO_CONTROL_CHARS = '^[^\\u0000-\\u001F\\u007F]*$';
+const TEXT = { pattern: NO_CONTROL_CHARS, [PATTERN_FORM]: 'text without control characters (no line breaks, tabs or NUL)' };
 
 export const RoleSchema = Type.Enum(['student', 'teacher', 'admin'], { description: 'student, teacher or admin' });
 
 export const UserIdSchema = Type.String({
   pattern: '^[0-9a-fA-F]{24}$',
+  [PATTERN_FORM]: 'a 24-character hex id',
   description: '24 hexadecimal characters (MongoDB ObjectId form)',
   examples: ['6916cbc709d9eedb316de5c3'],
 });
 
-export const UsernameSchema = Type.String({ minLength: 3, maxLength: 50, pattern: NO_CONTROL_CHARS });
+export const UsernameSchema = Type.String({ minLength: 3, maxLength: 50, ...TEXT });
 export const EmailSchema = Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] });
-export const FullNameSchema = Type.Union([Type.String({ maxLength: 200, pattern: NO_CONTROL_CHARS }), Type.Null()]);
+export const FullNameSchema = Type.Union([Type.String({ maxLength: 200, ...TEXT }), Type.Null()]);
 
 export const UserResponseSchema = Type.Object(
   {
@@ -33,6 +37,19 @@ export const UserResponseSchema = Type.Object(
 );
 export type UserResponse = Static<typeof UserResponseSchema>;
 
+/** The user the examples of the document show. */
+export const USER_EXAMPLE: UserResponse = {
+  id: '6916cbc709d9eedb316de5c3',
+  username: 'alice',
+  email: 'alice@example.com',
+  full_name: 'Alice Liddell',
+  role: 'student',
+  created_at: '2025-11-14T08:30:00.000Z',
+  qr_code: null,
+  email_verified: true,
+  disabled: false,
+};
+
 export function toUserResponse(user: User): UserResponse {
   return {
     id: user.id,
@@ -49,17 +66,17 @@ export function toUserResponse(user: User): UserResponse {
 
 export const UserIdParamsSchema = Type.Object({ user_id: UserIdSchema });
 
-export const ListUsersQuerySchema = Type.Object(
+export const ListUsersQuerySchema = defaultsOptional(Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size (1–200)' }),
     cursor: Type.Optional(UserIdSchema),
     role: Type.Optional(RoleSchema),
     q: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 254, pattern: NO_CONTROL_CHARS, description: 'Email or username prefix' }),
+      Type.String({ minLength: 1, maxLength: 254, ...TEXT, description: 'Email or username prefix' }),
     ),
   },
   { additionalProperties: false },
-);
+));
 
 /** PATCH /users/{user_id}: an admin may send every field; a user only their own full_name and username. */
 export const UpdateUserBodySchema = Type.Object(
@@ -73,4 +90,7 @@ export const UpdateUserBodySchema = Type.Object(
   { additionalProperties: false, title: 'UpdateUser' },
 );
 
-export const DeleteUserResponseSchema = Type.Object({ message: Type.String(), user_id: Type.String() });
+export const DeleteUserResponseSchema = Type.Object(
+  { message: Type.String(), user_id: Type.String() },
+  { examples: [{ message: 'User deleted successfully', user_id: '6916cbc709d9eedb316de5c3' }] },
+);

@@ -1,7 +1,7 @@
 /**
  * Every route of the OpenAPI document, fed hostile input with and without a token: nothing may
- * answer 5xx, and every error is JSON with a detail. A route added later is covered by its
- * presence in the document alone.
+ * answer 5xx, every error is JSON with a detail, and the document declares it with its code. A
+ * route added later is covered by its presence in the document alone.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,26 +18,31 @@ const PAYLOADS: { name: string; contentType: string; body: string }[] = [
   { name: 'garbage bytes', contentType: 'application/octet-stream', body: '\u0089PNG\r\n\u001a\n garbage' },
 ];
 
+type Responses = Record<string, { content?: Record<string, { schema?: { properties?: { code?: { enum?: string[] } } } }> }>;
+
 describe('hostile input on every documented route', () => {
   let t: TestApp;
-  let routes: { method: string; url: string }[];
+  let routes: { method: string; url: string; responses: Responses }[];
   let token: string;
   before(async () => {
     t = await buildTestApp();
     token = (await signUp(t.app)).token;
-    const doc = (await t.app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await t.app.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { responses: Responses }>>;
+    };
     routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
-      Object.keys(methods).map((method) => ({
+      Object.entries(methods).map(([method, op]) => ({
         method: method.toUpperCase(),
         // Path parameters get a value that is not an id, and one that is but names nothing.
         url: path.replace(/\{[^}]+\}/g, '%7B%24ne%7D'),
+        responses: op.responses,
       })),
     );
     routes.push(...routes.map((r) => ({ ...r, url: r.url.replaceAll('%7B%24ne%7D', 'ffffffffffffffffffffffff') })));
   });
   after(() => t.close());
 
-  it('never answers 5xx, with or without a token', async () => {
+  it('never answers 5xx, with or without a token, and documents every error it answers', async () => {
     assert.ok(routes.length > 40, `${routes.length} routes documented`);
     const failures: string[] = [];
     for (const route of routes) {
@@ -53,6 +58,13 @@ describe('hostile input on every documented route', () => {
           if (res.statusCode >= 500) failures.push(`${route.method} ${route.url} (${payload.name}): ${res.statusCode} ${res.body.slice(0, 120)}`);
           if (res.statusCode >= 400 && res.headers['content-type']?.toString().startsWith('application/json')) {
             if (!('detail' in res.json())) failures.push(`${route.method} ${route.url} (${payload.name}): no detail`);
+            const declared = route.responses[String(res.statusCode)];
+            const code = (res.json() as { code?: unknown }).code;
+            const listed = declared?.content?.['application/json']?.schema?.properties?.code?.enum ?? [];
+            if (declared === undefined) failures.push(`${route.method} ${route.url} (${payload.name}): ${res.statusCode} not documented`);
+            else if (typeof code === 'string' && !listed.includes(code)) {
+              failures.push(`${route.method} ${route.url} (${payload.name}): ${res.statusCode} ${code} not listed`);
+            }
           }
         }
       }
