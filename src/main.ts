@@ -102,6 +102,8 @@ async function main(): Promise<void> {
 async function startupSummary(config: Config, port: number, store: Store, kid: string | null): Promise<string[]> {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const admins = await store.countUsers({ role: 'admin' });
+  // A production install (the image) has dist/ but neither the sources nor npm's build step.
+  const adminCommand = config.nodeEnv === 'production' ? 'node dist/src/cli/admin.js' : 'npm run admin --';
   return [
     `Swagger UI: http://${host.includes(':') ? `[${host}]` : host}:${port}/docs`,
     `Database: ${describeDatabase(config.database)}`,
@@ -112,7 +114,7 @@ async function startupSummary(config: Config, port: number, store: Store, kid: s
     }`,
     admins > 0
       ? `Admins: ${admins}`
-      : 'No admin yet: create one with `npm run admin -- create --email you@example.com --username you` ' +
+      : `No admin yet: create one with \`${adminCommand} create --email you@example.com --username you\` ` +
         '(it asks for the password), or start once with ADMIN_EMAIL and ADMIN_PASSWORD set',
     `Token signing: ${describeKeyLocation(config)}${kid === null ? '' : `; kid ${kid} signs`}`,
   ];

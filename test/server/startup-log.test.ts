@@ -43,6 +43,11 @@ describe('the start-up log says where everything is', () => {
     );
   });
 
+  it('in production, tells how to create the first admin without npm (the image has no build step)', async () => {
+    const { messages } = await startupLines({ NODE_ENV: 'production', JWT_SECRET: 'a-test-secret-that-is-at-least-32-bytes-long' });
+    assert.match(line(messages, 'No admin yet:') ?? '', /`node dist\/src\/cli\/admin\.js create --email /);
+  });
+
   it('names the SMTP host and counts the admins, and never shows the SMTP password', async () => {
     const { server, messages } = await startupLines({
       SMTP_URL: 'smtp://mailer:smtp-Secret-9@smtp.example.test:2525',
