@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,24 @@ describe('scripts/ensure-built.mjs (what npm start and the CLIs run first)', () 
   const write = (file: string, text: string) => {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), text);
+  };
+  /** Polls for a condition the test waits on (a file, a line); 30 s at most. */
+  const until = async (what: string, ready: () => boolean) => {
+    const deadline = Date.now() + 30_000;
+    while (!ready()) {
+      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const startEnsureBuilt = () => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/ensure-built.mjs')], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { status, stderr: () => stderr };
   };
   const ensureBuilt = () =>
     spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts/ensure-built.mjs')], {
@@ -46,6 +64,9 @@ describe('scripts/ensure-built.mjs (what npm start and the CLIs run first)', () 
       'build.mjs',
       `import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 if (existsSync('fail-build')) { console.error('tsc: error'); process.exit(2); }
+writeFileSync('build-running', '');
+// hold-build: a slow build, that goes on once the test creates 'go'.
+while (existsSync('hold-build') && !existsSync('go')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 appendFileSync('builds.log', 'built\\n');
 mkdirSync('dist/server', { recursive: true });
 mkdirSync('dist/src/cli', { recursive: true });
@@ -99,6 +120,30 @@ console.log('dist/server/main.mjs: 1 KiB');
     const { built, stderr } = buildsNow();
     assert.ok(built);
     assert.match(stderr, /dist\/src\/cli\/keys\.js is missing/);
+  });
+
+  it('builds once when two commands start together: the second waits for the first', async () => {
+    write('src/main.ts', 'export const version = 4;\n');
+    const before = builds();
+    write('hold-build', '');
+    rmSync(path.join(dir, 'build-running'), { force: true });
+    const first = startEnsureBuilt();
+    await until('the first build to run', () => existsSync(path.join(dir, 'build-running')));
+    const second = startEnsureBuilt();
+    await until('the second to wait', () => second.stderr().includes('Waiting for the build that process'));
+    write('go', '');
+    assert.deepEqual([await first.status, await second.status], [0, 0], first.stderr() + second.stderr());
+    assert.equal(builds(), before + 1);
+    rmSync(path.join(dir, 'hold-build'));
+    rmSync(path.join(dir, 'go'));
+  });
+
+  it('takes over a lock left by a build that died', () => {
+    write('src/main.ts', 'export const version = 5;\n');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    write('dist/.build-lock/pid', String(gone));
+    assert.ok(buildsNow().built);
+    assert.equal(existsSync(path.join(dir, 'dist/.build-lock')), false, 'and releases it');
   });
 
   it('fails with the build, and tries again next time (a failed build is not recorded as done)', () => {
