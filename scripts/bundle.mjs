@@ -59,6 +59,7 @@ const result = await build({
 });
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.mjs'));
 const main = outputs.find(([, o]) => o.entryPoint !== undefined)?.[1].bytes ?? 0;
-process.stdout.write(
+// A progress line, so stderr: a command whose output is data (npm run keys) runs a build first.
+process.stderr.write(
   `dist/server/main.mjs: ${(main / 1024).toFixed(0)} KiB, ${outputs.length - 1} chunks, ${Object.keys(result.metafile.inputs).length} modules\n`,
 );

@@ -1,13 +1,15 @@
 /**
  * Process entry: config -> store -> app -> listen; SIGTERM/SIGINT drain in-flight requests,
- * close the database and exit.
+ * close the database and exit. Once listening, a few lines say where everything is.
  */
 import { pino } from 'pino';
 import { buildApp, REDACT_PATHS } from './app.js';
-import { resolveKeySet } from './auth/keys.js';
-import { ConfigError, loadConfig } from './config.js';
+import { describeKeyLocation, resolveKeySet } from './auth/keys.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { ValidationFailed } from './errors.js';
 import { createBatchedDestination } from './logging/batched-destination.js';
 import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
 
 /** Longest a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -44,7 +46,15 @@ async function main(): Promise<void> {
   const { app, users, health } = await buildApp({ config, store, keys, logger: log });
 
   if (config.admin !== null) {
-    const created = await users.ensureAdmin(config.admin);
+    let created: boolean;
+    try {
+      created = await users.ensureAdmin(config.admin);
+    } catch (error) {
+      // The user rules' own words, said about the variable that carried the value.
+      if (!(error instanceof ValidationFailed)) throw error;
+      const variable = (issue: { loc: (string | number)[] }) => (issue.loc.includes('email') ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD');
+      throw new Error(error.issues.map((i) => `${variable(i)}: ${i.msg}`).join('; '));
+    }
     log.info(
       created
         ? `Created the admin ${config.admin.email} from ADMIN_EMAIL/ADMIN_PASSWORD`
@@ -80,7 +90,67 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   await app.listen({ host: config.host, port: config.port });
-  log.info(`Swagger UI: http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/docs`);
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port; // PORT=0: the one picked
+  for (const line of await startupSummary(config, port, store, keys.signing?.kid ?? null)) log.info(line);
+}
+
+/**
+ * What a newcomer asks first: where the docs are, which database, where mail goes, whether
+ * anyone can administer, where the signing key lives. Places only: never a password or a key.
+ */
+async function startupSummary(config: Config, port: number, store: Store, kid: string | null): Promise<string[]> {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const admins = await store.countUsers({ role: 'admin' });
+  // A production install (the image) has dist/ but neither the sources nor npm's build step.
+  const adminCommand = config.nodeEnv === 'production' ? 'node dist/src/cli/admin.js' : 'npm run admin --';
+  return [
+    `Swagger UI: http://${host.includes(':') ? `[${host}]` : host}:${port}/docs`,
+    `Database: ${describeDatabase(config.database)}`,
+    `Mail: ${
+      config.mail.smtpUrl === null
+        ? 'development outbox at /admin/outbox (no SMTP_URL: mails are kept and logged, not sent)'
+        : `SMTP server ${serverOf(config.mail.smtpUrl).hosts}`
+    }`,
+    admins > 0
+      ? `Admins: ${admins}`
+      : `No admin yet: create one with \`${adminCommand} create --email you@example.com --username you\` ` +
+        '(it asks for the password), or start once with ADMIN_EMAIL and ADMIN_PASSWORD set',
+    `Token signing: ${describeKeyLocation(config)}${kid === null ? '' : `; kid ${kid} signs`}`,
+  ];
+}
+
+function describeDatabase(database: Config['database']): string {
+  switch (database.kind) {
+    case 'sqlite':
+      return database.file === ':memory:' ? 'SQLite in memory (gone at exit)' : `SQLite file ${database.file}`;
+    case 'postgres': {
+      const { hosts, path } = serverOf(database.url);
+      return `PostgreSQL at ${hosts}${path === '' ? '' : `, database ${path}`}`;
+    }
+    case 'mongodb':
+      return `MongoDB at ${serverOf(database.url).hosts}, database ${database.dbName}`;
+  }
+}
+
+/** A host name or address with an optional port, as one entry of a URL's host list. */
+const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._%-]+)(?::\d{1,5})?$/;
+
+/**
+ * The hosts and path of `scheme://[user:password@]host[:port][,host…][/path][?query]`, never its
+ * credentials or query (a password may sit in either). Credentials end at the last "@" before
+ * the query; if an "@" comes later (a raw "?" or "#" inside a password), or the host list looks
+ * odd, the hosts are not shown at all rather than risk showing part of a password.
+ */
+function serverOf(url: string): { hosts: string; path: string } {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const beforeQuery = rest.split(/[?#]/)[0] ?? '';
+  const afterCredentials = beforeQuery.slice(beforeQuery.lastIndexOf('@') + 1);
+  const [hosts = '', ...path] = afterCredentials.split('/');
+  const safe = !rest.slice(beforeQuery.length).includes('@');
+  const shown = safe && hosts !== '' && hosts.split(',').every((h) => HOST_RE.test(h)) ? hosts : '(host not shown)';
+  const name = path.join('/');
+  return { hosts: shown, path: safe && /^[\w.-]+$/.test(name) ? name : '' };
 }
 
 main().catch((error: unknown) => {

@@ -19,7 +19,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Config } from '../config.js';
-import { resolveSigningSecret, type SecretLogger } from './signing-secret.js';
+import { GENERATED_SECRET_FILE, resolveSigningSecret, type SecretLogger } from './signing-secret.js';
 
 export interface SigningKey {
   kid: string;
@@ -49,29 +49,48 @@ export async function generateSigningJwk(): Promise<JWK> {
   return { ...jwk, kid, alg: 'EdDSA', use: 'sig' };
 }
 
-/** Parses a JSON array of private Ed25519 JWKs, or a JWKS object `{"keys": [...]}`. */
-export function parseSigningKeys(json: string): SigningKey[] {
+/**
+ * Where configured keys come from, for messages. config.ts hands over the JSON of either
+ * variable without saying which, so both are named.
+ */
+export const CONFIGURED_KEYS_SOURCE = 'JWT_SIGNING_KEYS (or the file JWT_SIGNING_KEYS_FILE names)';
+
+/**
+ * Parses a JSON array of private Ed25519 JWKs, or a JWKS object `{"keys": [...]}`. Errors name
+ * `source` and never quote the text: it holds private keys, and start-up errors reach logs.
+ */
+export function parseSigningKeys(json: string, source = CONFIGURED_KEYS_SOURCE): SigningKey[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
-    throw new Error('JWT signing keys: not valid JSON (expected an array of private Ed25519 JWKs)');
+    // `npm run keys -- generate > file` without --silent: npm's "> pkg@1.0.0 keys" lines go to
+    // stdout before the key. Say so, since the file looks right at a glance.
+    const npmBanner = /^\s*> \S+@\S+ keys\b/.test(json)
+      ? '. It starts with the lines npm prints before a script: write it again with `npm run keys -- generate --out FILE` or `npm run --silent keys -- generate > FILE`'
+      : '';
+    throw new Error(`${source}: not valid JSON (expected an array of private Ed25519 JWKs: npm run keys -- generate)${npmBanner}`);
   }
   const list = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new Error('JWT signing keys: expected a non-empty array of private Ed25519 JWKs');
+    throw new Error(`${source}: expected a non-empty array of private Ed25519 JWKs`);
   }
   const keys = list.map((raw, i) => {
     const jwk = raw as JWK;
     if (jwk?.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string' || typeof jwk.kid !== 'string') {
-      throw new Error(`JWT signing key ${i}: expected an Ed25519 private JWK with "kid" (npm run keys -- generate)`);
+      throw new Error(`${source}: key ${i} is not an Ed25519 private JWK with "kid" (npm run keys -- generate)`);
     }
-    const privateKey = createPrivateKey({ key: jwk as NodeJsonWebKey, format: 'jwk' });
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey({ key: jwk as NodeJsonWebKey, format: 'jwk' });
+    } catch {
+      throw new Error(`${source}: key ${i} (kid ${jwk.kid}) is not a valid Ed25519 private key`);
+    }
     const publicKey = createPublicKey(privateKey);
     const { kty, crv, x } = publicKey.export({ format: 'jwk' }) as JWK;
     return { kid: jwk.kid, privateKey, publicKey, publicJwk: { kty, crv, x, kid: jwk.kid, alg: 'EdDSA', use: 'sig' } };
   });
-  if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error('JWT signing keys: duplicate kid');
+  if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error(`${source}: duplicate kid`);
   return keys;
 }
 
@@ -110,9 +129,24 @@ export function resolveKeySet(config: Config, log: SecretLogger): KeySet {
   if (alg === 'HS256') {
     return { alg, signing: null, verifying: new Map(), hmacSecret: hmacSecret ?? resolveSigningSecret(config, log) };
   }
-  const json = jwt.signingKeys ?? generatedKeysJson(config, log);
-  const keys = parseSigningKeys(json);
+  const keys =
+    jwt.signingKeys === null
+      ? parseSigningKeys(generatedKeysJson(config, log), path.join(config.dataDir, GENERATED_KEYS_FILE))
+      : parseSigningKeys(jwt.signingKeys);
   return { alg, signing: keys[0] as SigningKey, verifying: new Map(keys.map((k) => [k.kid, k])), hmacSecret };
+}
+
+/** Where the key that signs tokens lives, for the start-up log (a place, never the key). */
+export function describeKeyLocation(config: Config): string {
+  const { jwt, dataDir } = config;
+  if (jwt.alg === 'HS256') {
+    return jwt.secret === null
+      ? `HS256 secret in ${path.join(dataDir, GENERATED_SECRET_FILE)} (generated here; set JWT_SECRET in production)`
+      : 'HS256 secret from JWT_SECRET';
+  }
+  return jwt.signingKeys === null
+    ? `Ed25519 key in ${path.join(dataDir, GENERATED_KEYS_FILE)} (generated here; in production set JWT_SIGNING_KEYS_FILE: npm run keys -- generate --out FILE)`
+    : `Ed25519 keys from ${CONFIGURED_KEYS_SOURCE}`;
 }
 
 /** The public keys for /.well-known/jwks.json (never the HS256 secret). */

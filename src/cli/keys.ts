@@ -1,20 +1,66 @@
 /**
- * `npm run keys -- generate`: prints a new private Ed25519 JWK (with its RFC 7638 thumbprint as
- * `kid`) as a one-element JSON array, ready for JWT_SIGNING_KEYS. To rotate, put the new key in
- * front of the current list: the first key signs, all of them verify.
+ * `npm run keys -- generate`: a new private Ed25519 JWK (with its RFC 7638 thumbprint as `kid`)
+ * as a one-element JSON array, ready for JWT_SIGNING_KEYS or JWT_SIGNING_KEYS_FILE. To rotate,
+ * put the new key in front of the current list: the first key signs, all of them verify.
+ *
+ * `--out FILE` writes the file itself, mode 0600 and never over an existing file; without it the
+ * key goes to stdout and nothing else does (notes go to stderr).
  */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { generateSigningJwk } from '../auth/keys.js';
 
+const USAGE = `Usage:
+  npm run keys -- generate --out <file>     writes a new private Ed25519 key to <file> (mode 0600;
+                                            an existing file is never overwritten)
+  npm run --silent keys -- generate         prints it on stdout (--silent: without it npm prints
+                                            its own "> auth-qr-service@… keys" lines there first)
+Then JWT_SIGNING_KEYS_FILE=<file> (or JWT_SIGNING_KEYS=<the printed JSON>). To rotate keys, put the
+new key first in the list and keep the old one until the tokens it signed have expired.
+`;
+
+function usageError(problem: string): number {
+  process.stderr.write(`${problem}\n\n${USAGE}`);
+  return 2;
+}
+
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] !== 'generate') {
-    process.stderr.write('Usage: npm run keys -- generate   (prints a JWT_SIGNING_KEYS value on stdout)\n');
-    return 2;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const { positionals, values } = parsed;
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals[0] !== 'generate' || positionals.length > 1) {
+    return usageError(positionals.length === 0 ? 'Missing command: generate' : `Unknown command: ${positionals.join(' ')}`);
   }
   const jwk = await generateSigningJwk();
-  process.stdout.write(`${JSON.stringify([jwk])}\n`);
-  process.stderr.write(
-    `kid ${jwk.kid}. Keep this secret (it holds the private key). To rotate, prepend it to the current list.\n`,
-  );
+  const json = `${JSON.stringify([jwk])}\n`;
+  const note = 'Keep it secret (it holds the private key). To rotate, put it first in the current list.';
+  if (values.out === undefined) {
+    process.stdout.write(json);
+    process.stderr.write(`kid ${jwk.kid}. ${note}\n`);
+    return 0;
+  }
+  try {
+    // 'wx': overwriting the key in use would log everybody out and lose it.
+    writeFileSync(values.out, json, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'EEXIST' ? 'it exists already (not overwritten)' : (error as Error).message;
+    process.stderr.write(`Cannot write ${values.out}: ${reason}\n`);
+    return 1;
+  }
+  process.stderr.write(`Wrote key ${jwk.kid} to ${values.out} (mode 0600). Set JWT_SIGNING_KEYS_FILE=${values.out}. ${note}\n`);
   return 0;
 }
 

@@ -6,6 +6,7 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { createLoginThrottle, type LoginThrottle, userSubject } from '../auth/login-throttle.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import type { SessionService } from '../auth/session-service.js';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { AppError, errors, ValidationFailed } from '../errors.js';
 import { Conflict, type Role, type Store, type User, type UserPatch } from '../store/store.js';
 import { newId } from './ids.js';
@@ -127,6 +128,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
     login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
 
   async function create(input: Registration & { role: Role }): Promise<User> {
+    // What the API's EmailSchema checks (ajv-formats' "email", 254 characters), for the callers
+    // that bypass it (CLI, ADMIN_EMAIL): else a user is created who cannot sign in by email.
+    if (input.email.length > 254 || !(fullFormats.email as RegExp).test(input.email)) {
+      throw new ValidationFailed([{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }]);
+    }
     const username = checkNewUsername(input.username);
     checkNewPassword(input.password);
     // A cheap look-up first spares an argon2 hash for the common duplicate; the unique indexes
