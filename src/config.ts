@@ -46,6 +46,8 @@ export interface Config {
     secret: string | null;
     /** JSON of private Ed25519 JWKs (JWT_SIGNING_KEYS or the file JWT_SIGNING_KEYS_FILE); null: generate in dataDir. */
     signingKeys: string | null;
+    /** The file the keys were read from (JWT_SIGNING_KEYS_FILE), for messages; null when inline or generated. */
+    signingKeysFile: string | null;
     issuer: string | null;
     audience: string | null;
     accessTokenTtlSeconds: number;
@@ -177,9 +179,11 @@ export function loadConfig(env: Env = readEnvironment()): Config {
   }
   let signingKeys = get('JWT_SIGNING_KEYS') ?? null;
   const keysFile = get('JWT_SIGNING_KEYS_FILE');
+  let signingKeysFile: string | null = null;
   if (signingKeys === null && keysFile !== undefined) {
     try {
       signingKeys = readFileSync(keysFile, 'utf8');
+      signingKeysFile = path.resolve(keysFile);
     } catch {
       problems.push(`JWT_SIGNING_KEYS_FILE: cannot read ${keysFile}`);
     }
@@ -234,6 +238,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       alg,
       secret,
       signingKeys,
+      signingKeysFile,
       issuer: get('JWT_ISSUER') ?? null,
       audience: get('JWT_AUDIENCE') ?? null,
       accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL', 900, 60, 7 * 24 * 3600),

@@ -49,11 +49,12 @@ export async function generateSigningJwk(): Promise<JWK> {
   return { ...jwk, kid, alg: 'EdDSA', use: 'sig' };
 }
 
-/**
- * Where configured keys come from, for messages. config.ts hands over the JSON of either
- * variable without saying which, so both are named.
- */
-export const CONFIGURED_KEYS_SOURCE = 'JWT_SIGNING_KEYS (or the file JWT_SIGNING_KEYS_FILE names)';
+/** Where configured keys come from, for messages: the variable, and the file when one was read. */
+export const CONFIGURED_KEYS_SOURCE = 'JWT_SIGNING_KEYS';
+
+function keysSource(config: Config): string {
+  return config.jwt.signingKeysFile === null ? CONFIGURED_KEYS_SOURCE : `JWT_SIGNING_KEYS_FILE ${config.jwt.signingKeysFile}`;
+}
 
 /**
  * Parses a JSON array of private Ed25519 JWKs, or a JWKS object `{"keys": [...]}`. Errors name
@@ -132,7 +133,7 @@ export function resolveKeySet(config: Config, log: SecretLogger): KeySet {
   const keys =
     jwt.signingKeys === null
       ? parseSigningKeys(generatedKeysJson(config, log), path.join(config.dataDir, GENERATED_KEYS_FILE))
-      : parseSigningKeys(jwt.signingKeys);
+      : parseSigningKeys(jwt.signingKeys, keysSource(config));
   return { alg, signing: keys[0] as SigningKey, verifying: new Map(keys.map((k) => [k.kid, k])), hmacSecret };
 }
 
@@ -146,7 +147,7 @@ export function describeKeyLocation(config: Config): string {
   }
   return jwt.signingKeys === null
     ? `Ed25519 key in ${path.join(dataDir, GENERATED_KEYS_FILE)} (generated here; in production set JWT_SIGNING_KEYS_FILE: npm run keys -- generate --out FILE)`
-    : `Ed25519 keys from ${CONFIGURED_KEYS_SOURCE}`;
+    : `Ed25519 keys from ${keysSource(config)}`;
 }
 
 /** The public keys for /.well-known/jwks.json (never the HS256 secret). */
