@@ -352,13 +352,14 @@ export function createUserService(deps: UserServiceDeps): UserService {
     async ensureAdmin(admin) {
       if ((await store.findUserByEmail(admin.email)) !== null) return false;
       try {
-        await create({
+        const user = await create({
           username: admin.username,
           email: admin.email,
           password: admin.password,
           fullName: admin.fullName ?? null,
           role: 'admin',
         });
+        await audit?.record('user.created', { userId: user.id, detail: { role: 'admin', actor: 'ADMIN_EMAIL at start-up' } });
         return true;
       } catch (error) {
         if (error instanceof AppError && error.code === 'USER_EXISTS') {

@@ -318,3 +318,20 @@ describe('POST /users (admin)', () => {
     assert.equal((await create({ ...newUserBody(), password: 'short' }, admin.token)).statusCode, 422);
   });
 });
+
+describe('the bootstrap admin (ADMIN_EMAIL at start-up)', () => {
+  it('is created once, with an audit event saying it came from the start-up', async () => {
+    const t = await buildTestApp();
+    try {
+      const admin = { email: 'first-admin@example.com', password: 'first-admin-pass', username: 'first_admin' };
+      assert.equal(await t.users.ensureAdmin(admin), true);
+      assert.equal(await t.users.ensureAdmin(admin), false, 'a second start leaves it alone');
+      const id = (await t.store.findUserByEmail(admin.email))?.id as string;
+      const events = await t.store.audit.list({ limit: 5, userId: id, type: 'user.created' });
+      assert.equal(events.length, 1);
+      assert.deepEqual(JSON.parse(events[0]?.detail ?? '{}'), { role: 'admin', actor: 'ADMIN_EMAIL at start-up' });
+    } finally {
+      await t.close();
+    }
+  });
+});
