@@ -127,7 +127,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   // One count of attempts at a secret for every route that checks one (logins, 2FA, re-authentication).
   const throttle = createLoginThrottle({ store, audit, now: options.clock });
   const users = createUserService({ store, passwords, audit, sessions, throttle, rules: passwordRules });
-  const login = createLoginFlow({ store, sessions, audit });
+  const login = createLoginFlow({ store, audit });
   const auth = createAuthenticator(tokens, users);
   const qr = createQrService({
     users,
@@ -226,15 +226,15 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     async () => ({ message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' }),
   );
   await app.register(healthRoutes(health));
-  await app.register(authRoutes({ users, login, auth }));
+  await app.register(authRoutes({ users, login, sessions, auth }));
   await app.register(sessionRoutes({ users, sessions, login, auth, keys }));
-  await app.register(totpRoutes({ totp, auth }));
+  await app.register(totpRoutes({ totp, sessions, auth }));
   await app.register(userRoutes({ users, auth }));
   await app.register(passwordRoutes({ passwordService, emailVerification, auth }));
   await app.register(outboxRoutes({ outbox, auth }));
   await app.register(qrRoutes({ qr, auth }));
   await app.register(badgeRoutes({ verifier: badges, auth }));
-  await app.register(qrLoginRoutes({ qrLogin, auth }));
+  await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
   await app.register(auditRoutes({ audit, auth }));
 
   return { app, users, health, schemas };

@@ -11,9 +11,15 @@ import type { UserService } from '../users/user-service.js';
 import { LoginBodySchema, REGISTER_EXAMPLE, RegisterBodySchema, TokenResponseSchema } from './auth-schemas.js';
 import type { Authenticator } from './authenticate.js';
 import type { LoginFlow } from './login-flow.js';
+import type { SessionService } from './session-service.js';
 
-export function authRoutes(deps: { users: UserService; login: LoginFlow; auth: Authenticator }): FastifyPluginAsyncTypebox {
-  const { users, login, auth } = deps;
+export function authRoutes(deps: {
+  users: UserService;
+  login: LoginFlow;
+  sessions: Pick<SessionService, 'api'>;
+  auth: Authenticator;
+}): FastifyPluginAsyncTypebox {
+  const { users, login, sessions, auth } = deps;
   return async (app) => {
     app.post(
       '/auth/register',
@@ -70,7 +76,7 @@ export function authRoutes(deps: { users: UserService; login: LoginFlow; auth: A
       async (request) => {
         const context = requestContext(request);
         const user = await users.login(request.body.email, request.body.password, context);
-        return login.complete(user, context, 'password');
+        return login.complete(user, context, 'password', sessions.api);
       },
     );
   };

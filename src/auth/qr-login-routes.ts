@@ -11,6 +11,7 @@ import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
 import { type Authenticator, currentUser } from './authenticate.js';
 import { type QrLoginService, QR_LOGIN_POLL_INTERVAL_SECONDS, QR_LOGIN_TTL_SECONDS } from './qr-login.js';
+import type { SessionService } from './session-service.js';
 import { PATTERN_FORM } from '../http/validators.js';
 
 const bearer = [{ bearerAuth: [] }];
@@ -121,8 +122,12 @@ const InfoResponseSchema = Type.Object(
   },
 );
 
-export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticator }): FastifyPluginAsyncTypebox {
-  const { qrLogin, auth } = deps;
+export function qrLoginRoutes(deps: {
+  qrLogin: QrLoginService;
+  sessions: Pick<SessionService, 'api'>;
+  auth: Authenticator;
+}): FastifyPluginAsyncTypebox {
+  const { qrLogin, sessions, auth } = deps;
   return async (app) => {
     app.post(
       '/auth/qr-login/start',
@@ -174,7 +179,7 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
           },
         },
       },
-      async (request) => qrLogin.poll(request.params.id, secretOf(request), requestContext(request), { collect: false }),
+      async (request) => qrLogin.status(request.params.id, secretOf(request)),
     );
 
     app.post(
@@ -201,7 +206,10 @@ export function qrLoginRoutes(deps: { qrLogin: QrLoginService; auth: Authenticat
           },
         },
       },
-      async (request) => qrLogin.poll(request.params.id, secretOf(request), requestContext(request), { collect: true }),
+      async (request) => {
+        const result = await qrLogin.collect(request.params.id, secretOf(request), requestContext(request), sessions.api);
+        return 'signedIn' in result ? { status: 'approved' as const, ...result.signedIn } : result;
+      },
     );
 
     app.get(

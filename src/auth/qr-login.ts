@@ -21,7 +21,7 @@ import { encodeMatrix, renderPng } from '../qr/render-png.js';
 import { renderSvg } from '../qr/render-svg.js';
 import type { OneTimeToken, Store, User } from '../store/store.js';
 import type { LoginFlow } from './login-flow.js';
-import { hashToken, type SessionService, type TokenPair } from './session-service.js';
+import { hashToken, type SessionIssuer, type SessionService } from './session-service.js';
 
 /** How long a request may wait for approval, and for its tokens after it. */
 export const QR_LOGIN_TTL_SECONDS = 120;
@@ -48,19 +48,24 @@ export interface QrLoginRequestInfo {
   expires_at: string;
 }
 
-export type QrLoginPoll =
+/** What the first device reads: never tokens. */
+export type QrLoginStatus =
   | { status: 'pending'; expires_in: number; interval: number }
   | { status: 'denied' }
-  | { status: 'approved' }
-  | ({ status: 'approved' } & TokenPair);
+  | { status: 'approved' };
+
+/** What it collects: once approved, a session from its issuer. */
+export type QrLoginCollected<T> = Exclude<QrLoginStatus, { status: 'approved' }> | { status: 'approved'; signedIn: T };
 
 export interface QrLoginService {
   start(context: RequestContext): Promise<QrLoginStarted>;
+  /** The request's status for its first device; changes nothing. */
+  status(id: string, secret: string): Promise<QrLoginStatus>;
   /**
-   * The request's status for its first device. With `collect`, an approved request hands out its
-   * tokens (once: afterwards it is gone) and a denied one is used up; without, nothing changes.
+   * Polls and collects: an approved request hands out a session from `issuer` (once: afterwards
+   * it is gone), a denied one is used up.
    */
-  poll(id: string, secret: string, context: RequestContext, options: { collect: boolean }): Promise<QrLoginPoll>;
+  collect<T>(id: string, secret: string, context: RequestContext, issuer: SessionIssuer<T>): Promise<QrLoginCollected<T>>;
   info(id: string): Promise<QrLoginRequestInfo>;
   /** Approves as `user`, from the session `sessionId` (which must be live). */
   approve(user: User, sessionId: string | undefined, id: string, context: RequestContext): Promise<void>;
@@ -112,6 +117,52 @@ export function createQrLoginService(deps: {
   const secondsLeft = (token: OneTimeToken, now: Date) =>
     Math.max(0, Math.ceil(((token.expiresAt as Date).getTime() - now.getTime()) / 1000));
 
+  /** Reads the request; with `collecting`, uses up a denial or hands out the approved session. */
+  function poll(id: string, secret: string, collecting: null): Promise<QrLoginStatus>;
+  function poll<T>(
+    id: string,
+    secret: string,
+    collecting: { context: RequestContext; issuer: SessionIssuer<T> },
+  ): Promise<QrLoginCollected<T>>;
+  async function poll<T>(
+    id: string,
+    secret: string,
+    collecting: { context: RequestContext; issuer: SessionIssuer<T> } | null,
+  ): Promise<QrLoginStatus | QrLoginCollected<T>> {
+    const now = new Date();
+    let approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
+    if (approved === null) {
+      const pending = await tokens.find(pendingKey(id), 'qr_login', now);
+      if (pending !== null) {
+        checkSecret(pending, secret);
+        if (dataOf(pending).status === 'denied') {
+          if (collecting !== null) await tokens.consume(pending.hash, 'qr_login', now);
+          return { status: 'denied' };
+        }
+        return { status: 'pending', expires_in: secondsLeft(pending, now), interval: QR_LOGIN_POLL_INTERVAL_SECONDS };
+      }
+      // Approval consumes the pending request, then stores the approval: look once more so a
+      // poll that falls between the two does not report a request that is about to succeed as gone.
+      approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
+      if (approved === null) throw notFound();
+    }
+    // Checked before consuming: a wrong guess must not spoil the real device's sign-in.
+    checkSecret(approved, secret);
+    if (collecting === null) return { status: 'approved' };
+    const { context, issuer } = collecting;
+    const claimed = await tokens.consume(approved.hash, 'qr_login_approved', now);
+    if (claimed === null || claimed.userId === null) throw notFound();
+    const user = await users.findById(claimed.userId);
+    if (user === null) throw notFound();
+    if (user.disabled) throw errors.accountDisabled();
+    await audit.record('qr_login.completed', { userId: user.id, context, detail: { mfa_required: user.totpEnabled } });
+    const notAfter = (JSON.parse(claimed.data ?? '{}') as { not_after?: string }).not_after;
+    // With a second factor on, this throws 401 MFA_REQUIRED and the first device finishes with
+    // POST /auth/2fa/verify: approving needs only an access token, which is less than the factor.
+    const signedIn = await login.complete(user, context, 'qr', issuer, { notAfter: notAfter ? new Date(notAfter) : undefined });
+    return { status: 'approved', signedIn };
+  }
+
   return {
     async start(context) {
       const id = randomBytes(16).toString('base64url');
@@ -147,39 +198,8 @@ export function createQrLoginService(deps: {
       };
     },
 
-    async poll(id, secret, context, { collect }) {
-      const now = new Date();
-      let approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
-      if (approved === null) {
-        const pending = await tokens.find(pendingKey(id), 'qr_login', now);
-        if (pending !== null) {
-          checkSecret(pending, secret);
-          if (dataOf(pending).status === 'denied') {
-            if (collect) await tokens.consume(pending.hash, 'qr_login', now);
-            return { status: 'denied' };
-          }
-          return { status: 'pending', expires_in: secondsLeft(pending, now), interval: QR_LOGIN_POLL_INTERVAL_SECONDS };
-        }
-        // Approval consumes the pending request, then stores the approval: look once more so a
-        // poll that falls between the two does not report a request that is about to succeed as gone.
-        approved = await tokens.find(approvedKey(id), 'qr_login_approved', now);
-        if (approved === null) throw notFound();
-      }
-      // Checked before consuming: a wrong guess must not spoil the real device's sign-in.
-      checkSecret(approved, secret);
-      if (!collect) return { status: 'approved' };
-      const claimed = await tokens.consume(approved.hash, 'qr_login_approved', now);
-      if (claimed === null || claimed.userId === null) throw notFound();
-      const user = await users.findById(claimed.userId);
-      if (user === null) throw notFound();
-      if (user.disabled) throw errors.accountDisabled();
-      await audit.record('qr_login.completed', { userId: user.id, context, detail: { mfa_required: user.totpEnabled } });
-      const notAfter = (JSON.parse(claimed.data ?? '{}') as { not_after?: string }).not_after;
-      // With a second factor on, this throws 401 MFA_REQUIRED and the first device finishes with
-      // POST /auth/2fa/verify: approving needs only an access token, which is less than the factor.
-      const pair = await login.complete(user, context, 'qr', { notAfter: notAfter ? new Date(notAfter) : undefined });
-      return { status: 'approved', ...pair };
-    },
+    status: (id, secret) => poll(id, secret, null),
+    collect: (id, secret, context, issuer) => poll(id, secret, { context, issuer }),
 
     async info(id) {
       const pending = await tokens.find(pendingKey(id), 'qr_login', new Date());

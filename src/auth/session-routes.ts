@@ -201,7 +201,7 @@ export function sessionRoutes(deps: {
           }
           const context = requestContext(request);
           const user = await users.login(username, password, context);
-          return login.complete(user, context, 'password');
+          return login.complete(user, context, 'password', sessions.api);
         },
       );
     });

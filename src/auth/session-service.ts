@@ -8,11 +8,15 @@
  * revoking it from the list, a reused refresh token) puts it on the user's revoked sessions for
  * as long as its access tokens may live: the authentication hook, which reads the user on every
  * request anyway, refuses them at once, on every instance.
+ *
+ * A browser (the web front) holds a session of kind `browser` instead: the same row, listed and
+ * revoked like any other, whose one opaque token lives in an HttpOnly cookie and is checked on
+ * every page. It has no access tokens and cannot be refreshed through the API.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { AppError } from '../errors.js';
-import type { Session, Store, User } from '../store/store.js';
+import type { Session, SessionKind, Store, User } from '../store/store.js';
 import { newId } from '../users/ids.js';
 import type { TokenService } from './tokens.js';
 
@@ -23,9 +27,38 @@ export interface TokenPair {
   refresh_token: string;
 }
 
+/** What a browser holds after signing in: its session, and the token its cookie carries. */
+export interface BrowserSignIn {
+  sessionId: string;
+  /** The cookie's value: 32 random bytes; stored only as its SHA-256. */
+  token: string;
+  expiresAt: Date;
+}
+
+export interface SessionOptions {
+  /** The new session ends no later than this (a QR sign-in never outlives the session that approved it). */
+  notAfter?: Date;
+}
+
+/**
+ * Starts a session of one kind, for the flows that sign someone in (login-flow.ts): the JSON API
+ * passes the `api` issuer (a token pair), the web front the `browser` one (a cookie). A login
+ * challenge remembers which issuer began it, so a browser's challenge cannot end in API tokens.
+ */
+export interface SessionIssuer<T> {
+  readonly kind: SessionKind;
+  issue(user: User, context: RequestContext, options?: SessionOptions): Promise<T>;
+}
+
 export interface SessionService {
-  /** A new session; `notAfter` caps its life (it never outlives the session that approved it). */
-  start(user: User, context: RequestContext, options?: { notAfter?: Date }): Promise<TokenPair>;
+  /** A new API session; `notAfter` caps its life. */
+  start(user: User, context: RequestContext, options?: SessionOptions): Promise<TokenPair>;
+  /** Issues API sessions (a token pair). */
+  readonly api: SessionIssuer<TokenPair>;
+  /** Issues browser sessions (a cookie token), living `browserTtlSeconds` at most. */
+  readonly browser: SessionIssuer<BrowserSignIn>;
+  /** The live browser session a cookie token names, with its user; null for anything else. */
+  browserSession(token: string): Promise<{ session: Session; user: User } | null>;
   refresh(refreshToken: string, context: RequestContext): Promise<TokenPair>;
   /** A fresh access token for a session that continues (after a password change). */
   reissueAccess(user: User, sessionId: string | undefined): Promise<Omit<TokenPair, 'refresh_token'>>;
@@ -37,7 +70,12 @@ export interface SessionService {
   revokeEverything(userId: string, keepSessionId?: string): Promise<void>;
   /** Whether this session of the user is live (not revoked, not expired); its end when it is. */
   liveSession(user: User, sessionId: string | undefined): Promise<Session | null>;
+  /** Ends a session of the user (signing out a browser): revoked, its tokens refused at once. */
+  end(user: User, sessionId: string, context: RequestContext): Promise<void>;
 }
+
+/** A browser session's last use is written at most this often (it is shown in the list of devices). */
+const TOUCH_EVERY_MS = 5 * 60_000;
 
 /**
  * Revoked sessions a user may have listed at once; past this (someone logging out of fifty devices
@@ -60,6 +98,8 @@ export function createSessionService(deps: {
   refreshTtlSeconds: number;
   /** How long an access token lives: a revoked session is listed that long. */
   accessTtlSeconds: number;
+  /** How long a browser session lives at most (the web front's cookie). */
+  browserTtlSeconds?: number;
 }): SessionService {
   const { store, tokens, audit } = deps;
 
@@ -90,24 +130,56 @@ export function createSessionService(deps: {
     await store.bumpTokenVersion(userId);
   }
 
+  /** A new session row of `kind` and its first token (the refresh token, or the browser's cookie). */
+  async function open(user: User, context: RequestContext, kind: SessionKind, ttlSeconds: number, options: SessionOptions) {
+    const now = new Date();
+    const token = newRefreshToken();
+    let expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+    if (options.notAfter !== undefined && options.notAfter < expiresAt) expiresAt = options.notAfter;
+    const session: Session = {
+      id: newId(now),
+      userId: user.id,
+      kind,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt,
+      revokedAt: null,
+      userAgent: context.userAgent?.slice(0, 512) ?? null,
+      ip: context.ip,
+    };
+    await store.sessions.create(session, hashToken(token));
+    return { session, token };
+  }
+
+  async function start(user: User, context: RequestContext, options: SessionOptions = {}): Promise<TokenPair> {
+    const { session, token } = await open(user, context, 'api', deps.refreshTtlSeconds, options);
+    return { ...(await access(user, session.id)), refresh_token: token };
+  }
+
+  const browserTtlSeconds = deps.browserTtlSeconds ?? 12 * 3600;
+
   return {
-    async start(user, context, options = {}) {
+    start,
+    api: { kind: 'api', issue: start },
+    browser: {
+      kind: 'browser',
+      async issue(user, context, options = {}) {
+        const { session, token } = await open(user, context, 'browser', browserTtlSeconds, options);
+        return { sessionId: session.id, token, expiresAt: session.expiresAt };
+      },
+    },
+
+    async browserSession(token) {
+      if (!REFRESH_TOKEN_RE.test(token)) return null;
+      const found = await store.sessions.findByTokenHash(hashToken(token));
       const now = new Date();
-      const refreshToken = newRefreshToken();
-      let expiresAt = new Date(now.getTime() + deps.refreshTtlSeconds * 1000);
-      if (options.notAfter !== undefined && options.notAfter < expiresAt) expiresAt = options.notAfter;
-      const session: Session = {
-        id: newId(now),
-        userId: user.id,
-        createdAt: now,
-        lastUsedAt: now,
-        expiresAt,
-        revokedAt: null,
-        userAgent: context.userAgent?.slice(0, 512) ?? null,
-        ip: context.ip,
-      };
-      await store.sessions.create(session, hashToken(refreshToken));
-      return { ...(await access(user, session.id)), refresh_token: refreshToken };
+      if (found === null || found.session.kind !== 'browser') return null;
+      const { session } = found;
+      if (session.revokedAt !== null || session.expiresAt <= now) return null;
+      const user = await store.findUserById(session.userId);
+      if (user === null || user.disabled) return null;
+      if (now.getTime() - session.lastUsedAt.getTime() > TOUCH_EVERY_MS) await store.sessions.touch(session.id, now);
+      return { session, user };
     },
 
     async refresh(refreshToken, context) {
@@ -116,7 +188,8 @@ export function createSessionService(deps: {
       const found = await store.sessions.findByTokenHash(hashToken(refreshToken));
       if (found === null) throw invalidRefresh();
       const { session, token } = found;
-      if (session.revokedAt !== null || session.expiresAt <= now) throw invalidRefresh();
+      // A browser's cookie is not a refresh token: it never buys API tokens.
+      if (session.kind !== 'api' || session.revokedAt !== null || session.expiresAt <= now) throw invalidRefresh();
       const user = await store.findUserById(session.userId);
       if (user === null || user.disabled) throw invalidRefresh();
 
@@ -159,6 +232,11 @@ export function createSessionService(deps: {
     async liveSession(user, sessionId) {
       if (sessionId === undefined) return null;
       return (await store.sessions.listActive(user.id, new Date())).find((s) => s.id === sessionId) ?? null;
+    },
+
+    async end(user, sessionId, context) {
+      await endSession(user.id, sessionId);
+      await audit.record('logout', { userId: user.id, context, detail: { session_id: sessionId } });
     },
   };
 }

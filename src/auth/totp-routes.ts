@@ -17,12 +17,17 @@ import {
   TotpSetupBodySchema,
   TotpSetupResponseSchema,
 } from './totp-schemas.js';
+import type { SessionService } from './session-service.js';
 import type { TotpService } from './totp-service.js';
 
 const bearer = [{ bearerAuth: [] }];
 
-export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): FastifyPluginAsyncTypebox {
-  const { totp, auth } = deps;
+export function totpRoutes(deps: {
+  totp: TotpService;
+  sessions: Pick<SessionService, 'api'>;
+  auth: Authenticator;
+}): FastifyPluginAsyncTypebox {
+  const { totp, sessions, auth } = deps;
   return async (app) => {
     app.post(
       '/auth/2fa/totp/setup',
@@ -108,7 +113,7 @@ export function totpRoutes(deps: { totp: TotpService; auth: Authenticator }): Fa
         },
       },
       async (request) =>
-        totp.verifyLogin(request.body.mfa_token, request.body.code, requestContext(request)),
+        totp.verifyLogin(request.body.mfa_token, request.body.code, requestContext(request), sessions.api),
     );
 
     app.post(

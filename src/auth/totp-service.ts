@@ -16,11 +16,11 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { AppError, errors } from '../errors.js';
 import type { QrImages } from '../qr/qr-images.js';
 import type { Store, User } from '../store/store.js';
-import { challengeData, type LoginFlow } from './login-flow.js';
+import { challengeData, invalidChallenge, type LoginFlow } from './login-flow.js';
 import { createLoginThrottle, type LoginThrottle, userSubject } from './login-throttle.js';
 import type { PasswordHasher } from './passwords.js';
 import { generateRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes.js';
-import { hashToken, type TokenPair } from './session-service.js';
+import { hashToken, type SessionIssuer } from './session-service.js';
 
 /** Wrong codes one login challenge takes before it is gone (log in again). */
 export const MAX_ATTEMPTS = 5;
@@ -43,8 +43,8 @@ export interface TotpService {
   setup(user: User, password: string, context: RequestContext): Promise<TotpEnrolment>;
   /** Turns TOTP on once a code proves the secret was scanned; returns the recovery codes. */
   confirm(user: User, code: string, context: RequestContext): Promise<string[]>;
-  /** The second step of a login: a TOTP or recovery code for the challenge's user. */
-  verifyLogin(mfaToken: string, code: string, context: RequestContext): Promise<TokenPair>;
+  /** The second step of a login: a TOTP or recovery code for the challenge's user; a session from `issuer`. */
+  verifyLogin<T>(mfaToken: string, code: string, context: RequestContext, issuer: SessionIssuer<T>): Promise<T>;
   /** The user a live login challenge belongs to (without using it up), for per-user limits. */
   challengeUserOf(mfaToken: string): Promise<string | null>;
   disable(user: User, password: string, code: string, context: RequestContext): Promise<void>;
@@ -83,8 +83,7 @@ const totpErrors = {
       {},
       attemptsLeft === undefined ? {} : { attempts_left: attemptsLeft },
     ),
-  invalidChallenge: () =>
-    new AppError(401, 'INVALID_MFA_TOKEN', 'The mfa_token is invalid, expired or used up: log in again'),
+  invalidChallenge,
   wrongPassword: () => new AppError(403, 'INVALID_PASSWORD', 'The password is incorrect'),
 };
 
@@ -191,7 +190,7 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       return codes;
     },
 
-    async verifyLogin(mfaToken, code, context) {
+    async verifyLogin(mfaToken, code, context, issuer) {
       if (!MFA_TOKEN_RE.test(mfaToken)) throw totpErrors.invalidChallenge();
       // Consumed first: of two requests with one challenge, only one gets to try a code.
       const challenge = await store.oneTimeTokens.consume(hashToken(mfaToken), 'mfa', new Date());
@@ -200,6 +199,8 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       if (user === null || !user.totpEnabled) throw totpErrors.invalidChallenge();
       if (user.disabled) throw errors.accountDisabled();
       const data = challengeData(challenge);
+      // Checked before any code: a browser's challenge never ends in API tokens (nor the reverse).
+      if ((data.kind ?? 'api') !== issuer.kind) throw invalidChallenge();
       const attempts = typeof data.attempts === 'number' ? data.attempts : 0;
       try {
         await claim(user, context);
@@ -226,7 +227,7 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
         detail.recovery_codes_left = await store.oneTimeTokens.countForUser(user.id, 'recovery');
       }
       await audit.record('mfa.succeeded', { userId: user.id, context, detail });
-      return login.completeAfterMfa(user, context, challenge);
+      return login.completeAfterMfa(user, context, challenge, issuer);
     },
 
     async challengeUserOf(mfaToken) {

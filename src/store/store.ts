@@ -72,10 +72,17 @@ export const USER_DEFAULTS = {
 /** What updateUser changes; the token version and the revoked sessions have atomic methods of their own. */
 export type UserPatch = Partial<Omit<User, 'id' | 'createdAt' | 'tokenVersion' | 'revokedSessions'>>;
 
-/** A signed-in device: one refresh-token family. */
+/**
+ * How a session is held: `api` by a client with a refresh token (and access tokens), `browser` by
+ * the web front's HttpOnly cookie (opaque, never readable by script). One never passes for the other.
+ */
+export type SessionKind = 'api' | 'browser';
+
+/** A signed-in device: one refresh-token family, or one browser cookie. */
 export interface Session {
   id: string;
   userId: string;
+  kind: SessionKind;
   createdAt: Date;
   lastUsedAt: Date;
   expiresAt: Date;
@@ -84,7 +91,7 @@ export interface Session {
   ip: string | null;
 }
 
-/** One refresh token of a session, stored only as a hash; single use. */
+/** One refresh token of a session (or a browser session's cookie), stored only as a hash; single use for `api`. */
 export interface RefreshToken {
   hash: string;
   sessionId: string;
@@ -139,6 +146,8 @@ export interface SessionStore {
   revoke(sessionId: string, now: Date): Promise<boolean>;
   /** Revokes every live session of a user; returns how many. */
   revokeAllOfUser(userId: string, now: Date): Promise<number>;
+  /** Records use of a session (its last_used_at), without touching its tokens. */
+  touch(sessionId: string, now: Date): Promise<void>;
   /** Live (not revoked, not expired) sessions, newest first. */
   listActive(userId: string, now: Date): Promise<Session[]>;
 }

@@ -101,6 +101,7 @@ describe('sessions: refresh, logout, logout-all', () => {
     const session = (id: string, expiresAt: number) => ({
       id,
       userId: user.id,
+      kind: 'api' as const,
       createdAt: new Date(now - 31 * 24 * 3600 * 1000),
       lastUsedAt: new Date(now - 24 * 3600 * 1000),
       expiresAt: new Date(expiresAt),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createTempPostgresDatabase } from '../helpers/postgres.js';
@@ -44,7 +45,7 @@ describe('the start-up log says where everything is', () => {
   });
 
   it('in production, tells how to create the first admin without npm (the image has no build step)', async () => {
-    const { messages } = await startupLines({ NODE_ENV: 'production', JWT_SECRET: 'a-test-secret-that-is-at-least-32-bytes-long' });
+    const { messages } = await startupLines({ NODE_ENV: 'production', JWT_SECRET: randomBytes(48).toString('base64') });
     assert.match(line(messages, 'No admin yet:') ?? '', /`node dist\/src\/cli\/admin\.js create --email /);
   });
 
@@ -53,7 +54,7 @@ describe('the start-up log says where everything is', () => {
       SMTP_URL: 'smtp://mailer:smtp-Secret-9@smtp.example.test:2525',
       ADMIN_EMAIL: 'first@example.com',
       ADMIN_PASSWORD: 'first-admin-password',
-      JWT_SECRET: 'a-test-secret-that-is-at-least-32-bytes-long',
+      JWT_SECRET: randomBytes(48).toString('base64'),
       JWT_ALG: 'HS256',
       QR_SIGNED: 'false',
     });

@@ -16,6 +16,7 @@ function aSession(userId: string, overrides: Partial<Session> = {}): Session {
   return {
     id: newId(),
     userId,
+    kind: 'api',
     createdAt: at('2030-01-01T00:00:00.000Z'),
     lastUsedAt: at('2030-01-01T00:00:00.000Z'),
     expiresAt: at('2030-02-01T00:00:00.000Z'),
@@ -168,6 +169,20 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
     });
 
     describe('sessions and refresh tokens', () => {
+      it('keeps the kind of a session (api or browser) and records its use with touch', async () => {
+        const user = await store.insertUser(aUser());
+        const browser = aSession(user.id, { kind: 'browser' });
+        const token = hash();
+        await store.sessions.create(browser, token);
+        await store.sessions.create(aSession(user.id), hash());
+        assert.deepEqual((await store.sessions.findByTokenHash(token))?.session, browser);
+        assert.deepEqual((await store.sessions.listActive(user.id, now)).map((s) => s.kind).sort(), ['api', 'browser']);
+        const later = at('2030-01-20T00:00:00.000Z');
+        await store.sessions.touch(browser.id, later);
+        assert.deepEqual((await store.sessions.findByTokenHash(token))?.session.lastUsedAt, later);
+        await store.sessions.touch(newId(), later); // unknown: nothing, no error
+      });
+
       it('creates a session and finds it by its refresh token', async () => {
         const user = await store.insertUser(aUser());
         const session = aSession(user.id);

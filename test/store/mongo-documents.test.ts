@@ -235,6 +235,7 @@ describe('auth documents', () => {
     const session = {
       id: '6916d7000000000000000009',
       userId,
+      kind: 'api' as const,
       createdAt: new Date('2030-01-01T00:00:00.000Z'),
       lastUsedAt: new Date('2030-01-02T00:00:00.000Z'),
       expiresAt: new Date('2030-02-01T00:00:00.000Z'),

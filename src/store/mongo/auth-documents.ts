@@ -33,6 +33,8 @@ export function fromKeyOrNull(key: IdKey | null | undefined): string | null {
 export interface SessionDocument {
   _id: IdKey;
   user_id: IdKey;
+  /** 'browser' for the web front's cookie sessions; missing (older documents) or 'api' otherwise. */
+  kind?: string;
   created_at: Date;
   last_used_at: Date;
   expires_at: Date;
@@ -75,6 +77,7 @@ export function sessionToDoc(session: Session): SessionDocument {
   return {
     _id: toKey(session.id),
     user_id: toKey(session.userId),
+    kind: session.kind,
     created_at: session.createdAt,
     last_used_at: session.lastUsedAt,
     expires_at: session.expiresAt,
@@ -88,6 +91,7 @@ export function docToSession(doc: SessionDocument): Session {
   return {
     id: fromKey(doc._id),
     userId: fromKey(doc.user_id),
+    kind: doc.kind === 'browser' ? 'browser' : 'api',
     createdAt: doc.created_at,
     lastUsedAt: doc.last_used_at,
     expiresAt: doc.expires_at,

@@ -141,6 +141,12 @@ export function createMongoSessionStore(c: AuthCollections, run: MongoRunner): S
       });
     },
 
+    touch(sessionId, now) {
+      return run(async () => {
+        await c.sessions.updateOne({ _id: toKey(sessionId) }, { $set: { last_used_at: now } });
+      });
+    },
+
     listActive(userId, now) {
       return run(async () => {
         const docs = await c.sessions

@@ -130,6 +130,15 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('login_throttles_updated_idx').on('login_throttles').column('updated_at_ms').execute();
       },
     },
+    '0004_session_kind': {
+      // Browser sessions (the web front's cookie) beside the API's refresh-token sessions.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('sessions')
+          .addColumn('kind', 'varchar(16)', (c) => c.notNull().defaultTo('api'))
+          .execute();
+      },
+    },
   };
 }
 

@@ -23,6 +23,7 @@ function rowToSession(row: Selectable<SessionsTable>): Session {
   return {
     id: row.id,
     userId: row.user_id,
+    kind: row.kind === 'browser' ? 'browser' : 'api',
     createdAt: toDate(row.created_at),
     lastUsedAt: toDate(row.last_used_at),
     expiresAt: toDate(row.expires_at),
@@ -66,6 +67,7 @@ export function createSqlSessionStore(db: Kysely<Tables>, run: Runner, encodeDat
             .values({
               id: session.id,
               user_id: session.userId,
+              kind: session.kind,
               created_at: encodeDate(session.createdAt),
               last_used_at: encodeDate(session.lastUsedAt),
               expires_at: encodeDate(session.expiresAt),
@@ -147,6 +149,12 @@ export function createSqlSessionStore(db: Kysely<Tables>, run: Runner, encodeDat
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
         return Number(result.numUpdatedRows);
+      });
+    },
+
+    touch(sessionId, now) {
+      return run(async () => {
+        await db.updateTable('sessions').set({ last_used_at: encodeDate(now) }).where('id', '=', sessionId).execute();
       });
     },
 

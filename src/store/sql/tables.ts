@@ -49,6 +49,8 @@ export interface LoginThrottlesTable {
 export interface SessionsTable {
   id: string;
   user_id: string;
+  /** 'api' or 'browser' (SessionKind). */
+  kind: string;
   created_at: Timestamp;
   last_used_at: Timestamp;
   expires_at: Timestamp;
