@@ -28,6 +28,7 @@ import type { Config } from './config.js';
 import { createHealthService, type HealthService } from './health/health-service.js';
 import { healthRoutes } from './health/health-routes.js';
 import { createAccessLog } from './http/access-log.js';
+import { createPublicUrl } from './http/public-url.js';
 import { handleError } from './http/error-handler.js';
 import { API_VERSION, registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -137,7 +138,8 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badgeTtlSeconds: config.qr.badgeTtlDays * 24 * 3600,
   });
   const badges = createBadgeVerifier({ verifying: keys.verifying, users });
-  const qrLogin = createQrLoginService({ store, users, sessions, login, audit, publicUrl: config.mail.publicUrl });
+  const publicUrl = createPublicUrl(config);
+  const qrLogin = createQrLoginService({ store, users, sessions, login, audit, publicUrl: publicUrl.base });
   // Its own renderer with no cache: the otpauth:// URI holds the secret, which must not linger in memory.
   const totp = createTotpService({
     store,
@@ -152,10 +154,16 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   // SMTP when SMTP_URL is set, else the development outbox (log + GET /admin/outbox).
   const { mailer, outbox } = createMailer(config, app.log);
   const background = createBackgroundTasks(app.log);
-  const mailDeps = { store, audit, mailer, background, publicUrl: config.mail.publicUrl };
+  const mailDeps = { store, audit, mailer, background, publicUrl: publicUrl.base };
   const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, throttle, rules: passwordRules });
   const emailVerification = createEmailVerificationService(mailDeps);
   // Mails promised before shutdown are still sent, then the SMTP connection closes.
+  // PORT=0 lets the system pick: development links follow the port actually bound.
+  app.addHook('onListen', (done) => {
+    const address = app.server.address();
+    if (address !== null && typeof address === 'object') publicUrl.listening(address.port);
+    done();
+  });
   app.addHook('onClose', async () => {
     await background.drain();
     mailer.close();

@@ -29,7 +29,8 @@ export function createEmailVerificationService(deps: {
   audit: AuditLog;
   mailer: Mailer;
   background: BackgroundTasks;
-  publicUrl: string | null;
+  /** The base URL links in mails start with (http/public-url.ts); null: the token alone. */
+  publicUrl: () => string | null;
 }): EmailVerificationService {
   const { store, audit, mailer, background } = deps;
   return {
@@ -38,7 +39,7 @@ export function createEmailVerificationService(deps: {
       const token = await issueLinkToken(store, user, 'email_verify', VERIFY_TOKEN_TTL_SECONDS);
       // Sent after the answer: a slow or failing mail server is logged, never a 500.
       background.run('email verification mail', () =>
-        mailer.send(verifyEmailMail(user.email, token, deps.publicUrl, VERIFY_TOKEN_TTL_SECONDS / 3600)),
+        mailer.send(verifyEmailMail(user.email, token, deps.publicUrl(), VERIFY_TOKEN_TTL_SECONDS / 3600)),
       );
     },
 

@@ -52,7 +52,8 @@ export function createPasswordService(deps: {
   mailer: Mailer;
   background: BackgroundTasks;
   rules: PasswordRules;
-  publicUrl: string | null;
+  /** The base URL links in mails start with (http/public-url.ts); null: the token alone. */
+  publicUrl: () => string | null;
 }): PasswordService {
   const { store, users, passwords, sessions, throttle, audit, mailer, background, rules } = deps;
 
@@ -86,7 +87,7 @@ export function createPasswordService(deps: {
         }
         const token = await issueLinkToken(store, user, 'password_reset', RESET_TOKEN_TTL_SECONDS);
         await audit.record('password.reset_requested', { userId: user.id, context, detail: { sent: true } });
-        await mailer.send(passwordResetMail(user.email, token, deps.publicUrl, RESET_TOKEN_TTL_SECONDS / 60));
+        await mailer.send(passwordResetMail(user.email, token, deps.publicUrl(), RESET_TOKEN_TTL_SECONDS / 60));
       });
     },
 

@@ -108,8 +108,8 @@ export function createQrLoginService(deps: {
   sessions: Pick<SessionService, 'liveSession'>;
   login: LoginFlow;
   audit: AuditLog;
-  /** The web app's base URL: the QR then opens its approval page in any camera app. */
-  publicUrl: string | null;
+  /** The service's base URL (http/public-url.ts): the QR then opens its approval page in any camera app. */
+  publicUrl: () => string | null;
 }): QrLoginService {
   const { store, users, login, audit } = deps;
   const tokens = store.oneTimeTokens;
@@ -183,8 +183,8 @@ export function createQrLoginService(deps: {
         expiresAt: new Date(now.getTime() + QR_LOGIN_TTL_SECONDS * 1000),
         data: JSON.stringify(data),
       });
-      const qrData =
-        deps.publicUrl === null ? `authqr://login?id=${id}` : `${deps.publicUrl}/qr-login?id=${encodeURIComponent(id)}`;
+      const base = deps.publicUrl();
+      const qrData = base === null ? `authqr://login?id=${id}` : `${base}/qr-login?id=${encodeURIComponent(id)}`;
       // Drawn directly, not through the render cache: a one-off code would only push badges out.
       const matrix = encodeMatrix(qrData, 'M');
       return {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { generateSigningJwk } from '../../src/auth/keys.js';
 import { hashToken } from '../../src/auth/session-service.js';
 import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
 import { decodePng, decodeSvg } from '../helpers/qr-decode.js';
@@ -100,19 +101,43 @@ describe('sign in by QR', () => {
     assert.match(request.secret, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(request.expires_in, 120);
     assert.equal(request.interval, 2);
-    assert.equal(request.qr_data, `authqr://login?id=${request.id}`);
+    // No PUBLIC_URL outside production: the service's own page on localhost, at the port it listens
+    // on (the first test put this app on a socket).
+    const address = t.app.server.address();
+    const port = address !== null && typeof address === 'object' ? address.port : 8000;
+    assert.equal(request.qr_data, `http://localhost:${port}/qr-login?id=${request.id}`);
     assert.equal(decodePng(Buffer.from(request.qr_png_base64, 'base64')).text, request.qr_data);
     assert.equal(decodeSvg(request.qr_svg).text, request.qr_data);
   });
 
-  it('links to the web app when PUBLIC_URL is set', async () => {
+  it('links to PUBLIC_URL when set, never to the Host header; to the app scheme in production without it', async () => {
     const other = await buildTestApp({ PUBLIC_URL: 'https://app.example.com/' });
     try {
-      const res = await other.app.inject({ method: 'POST', url: '/auth/qr-login/start' });
+      const res = await other.app.inject({ method: 'POST', url: '/auth/qr-login/start', headers: { host: 'evil.example' } });
       const { id, qr_data: data } = res.json();
       assert.equal(data, `https://app.example.com/qr-login?id=${id}`);
     } finally {
       await other.close();
+    }
+    const production = await buildTestApp({ NODE_ENV: 'production', JWT_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]) });
+    try {
+      const res = await production.app.inject({ method: 'POST', url: '/auth/qr-login/start', headers: { host: 'evil.example' } });
+      assert.equal(res.json().qr_data, `authqr://login?id=${res.json().id}`);
+    } finally {
+      await production.close();
+    }
+  });
+
+  it('follows the port the server actually listens on (PORT=0) in development links', async () => {
+    const listening = await buildTestApp({ PORT: '0' });
+    try {
+      const base = await listening.app.listen({ port: 0, host: '127.0.0.1' });
+      const port = new URL(base).port;
+      const res = await fetch(`${base}/auth/qr-login/start`, { method: 'POST' });
+      const body = (await res.json()) as { id: string; qr_data: string };
+      assert.equal(body.qr_data, `http://localhost:${port}/qr-login?id=${body.id}`);
+    } finally {
+      await listening.close();
     }
   });
 
