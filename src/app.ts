@@ -5,14 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
-import { Type } from 'typebox';
 import { createAuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createEmailVerificationService } from './auth/email-verification-service.js';
 import { createPasswordHasher } from './auth/passwords.js';
-import type { KeySet } from './auth/keys.js';
+import { deriveSecret, type KeySet } from './auth/keys.js';
 import { createLoginFlow } from './auth/login-flow.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
 import { createQrLoginService } from './auth/qr-login.js';
@@ -30,7 +29,7 @@ import { healthRoutes } from './health/health-routes.js';
 import { createAccessLog } from './http/access-log.js';
 import { createPublicUrl } from './http/public-url.js';
 import { handleError } from './http/error-handler.js';
-import { API_VERSION, registerOpenApi } from './http/openapi.js';
+import { registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { createLazySchemas, type LazySchemas } from './http/lazy-schemas.js';
@@ -45,6 +44,8 @@ import { createBadgeVerifier } from './qr/badge-verifier.js';
 import { qrRoutes } from './qr/qr-routes.js';
 import type { Store } from './store/store.js';
 import { userRoutes } from './users/user-routes.js';
+import { loadWebAssets } from './web/assets.js';
+import { createWebFront, wantsHtml } from './web/web-front.js';
 import { createUserService, type UserService } from './users/user-service.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -177,8 +178,20 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   app.decorateRequest('user', null);
   app.decorateRequest('tokenClaims', null);
   app.setErrorHandler(handleError);
+  const web = createWebFront({
+    config,
+    assets: await loadWebAssets(),
+    csrfSecret: deriveSecret(keys, 'csrf'),
+    users,
+    login,
+    sessions,
+    totp,
+    emailVerification,
+  });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' }),
+    wantsHtml(request)
+      ? web.notFound(request, reply)
+      : reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' }),
   );
   // Hooks on every request are callback-style, not async: a promise and a microtask less each
   // (bench/: they are a measurable part of a small request's cost).
@@ -213,26 +226,6 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   });
   await registerOpenApi(app);
 
-  app.get(
-    '/',
-    {
-      schema: {
-        tags: ['meta'],
-        summary: 'About the service',
-        description: 'The name and version of the API, and where its documentation is (this page: /docs).',
-        response: {
-          200: Type.Object(
-            { message: Type.String(), version: Type.String(), docs: Type.String() },
-            {
-              'x-response-description': 'The service',
-              examples: [{ message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' }],
-            },
-          ),
-        },
-      },
-    },
-    async () => ({ message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' }),
-  );
   await app.register(healthRoutes(health));
   await app.register(authRoutes({ users, login, sessions, auth }));
   await app.register(sessionRoutes({ users, sessions, login, auth, keys }));
@@ -244,6 +237,8 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(badgeRoutes({ verifier: badges, auth }));
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
   await app.register(auditRoutes({ audit, auth }));
+  // The web front (and GET /, which answers browsers with the start page and clients with JSON).
+  await app.register(web.plugin);
 
   return { app, users, health, schemas };
 }

@@ -12,6 +12,7 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  hkdfSync,
   type JsonWebKey as NodeJsonWebKey,
   type KeyObject,
 } from 'node:crypto';
@@ -148,6 +149,19 @@ export function describeKeyLocation(config: Config): string {
   return jwt.signingKeys === null
     ? `Ed25519 key in ${path.join(dataDir, GENERATED_KEYS_FILE)} (generated here; in production set JWT_SIGNING_KEYS_FILE: npm run keys -- generate --out FILE)`
     : `Ed25519 keys from ${keysSource(config)}`;
+}
+
+/**
+ * A secret for one purpose (`"csrf"`, say), derived (HKDF-SHA256) from the key that signs tokens:
+ * every instance configured with the same keys derives the same one, and nothing new has to be
+ * configured. It changes when the signing key rotates (what it protects is short-lived).
+ */
+export function deriveSecret(keys: KeySet, purpose: string): Buffer {
+  const material =
+    keys.signing !== null
+      ? Buffer.from(keys.signing.privateKey.export({ format: 'jwk' }).d as string, 'base64url')
+      : (keys.hmacSecret as Buffer);
+  return Buffer.from(hkdfSync('sha256', material, 'auth-qr-service', purpose, 32));
 }
 
 /** The public keys for /.well-known/jwks.json (never the HS256 secret). */

@@ -42,7 +42,8 @@ interface Rule {
 
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
-const LOGIN = ['POST /auth/login', 'POST /auth/token'];
+/** The API's routes and the web front's pages that do the same thing share their limits. */
+const LOGIN = ['POST /auth/login', 'POST /auth/token', 'POST /sign-in'];
 
 /** Who a request is about, for limits that count people rather than strings (from the services). */
 export interface RateLimitSubjects {
@@ -51,6 +52,9 @@ export interface RateLimitSubjects {
   /** The user an mfa_token was issued to, or null for a token that is not a live challenge. */
   mfaUser(mfaToken: string): Promise<string | null>;
 }
+
+/** The second step of a sign-in (the page takes the mfa_token from its cookie into the body first). */
+const MFA_VERIFY = ['POST /auth/2fa/verify', 'POST /sign-in/code'];
 
 /** Routes where a signed-in user types a password or a code again. */
 const REAUTH = [
@@ -78,12 +82,13 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
       limit: limits.loginPerAccount,
       hook: 'preHandler',
       key: (request) => {
-        const login = body(request).email ?? body(request).username;
+        // JSON login: email; the OAuth2 form: username; the sign-in page: login.
+        const login = body(request).email ?? body(request).username ?? body(request).login;
         return typeof login === 'string' && login.trim() !== '' ? subjects.account(login.trim()) : null;
       },
       headers: false,
     },
-    { name: 'register-ip', routes: ['POST /auth/register'], limit: limits.registerPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'register-ip', routes: ['POST /auth/register', 'POST /sign-up'], limit: limits.registerPerIp, hook: 'onRequest', key: ip, headers: true },
     { name: 'refresh-ip', routes: ['POST /auth/refresh'], limit: limits.refreshPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       name: 'reset-ip',
@@ -102,10 +107,10 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
       key: accountOf,
       headers: false,
     },
-    { name: 'mfa-ip', routes: ['POST /auth/2fa/verify'], limit: limits.mfaVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'mfa-ip', routes: MFA_VERIFY, limit: limits.mfaVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       name: 'mfa-user',
-      routes: ['POST /auth/2fa/verify'],
+      routes: MFA_VERIFY,
       limit: limits.mfaVerifyPerUser,
       hook: 'preHandler',
       key: (request) => {

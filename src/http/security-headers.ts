@@ -36,7 +36,7 @@ const EXPOSED_HEADERS = [
  * Helmet's headers, computed once: they are the same for every response (no nonces), and
  * @fastify/helmet rebuilds them, CSP parsing included, on every request (~5% of a small request).
  */
-export function securityHeaders(): Record<string, string> {
+export function securityHeaders(csp: Record<string, string[]> = API_CSP): Record<string, string> {
   const headers: Record<string, string> = {};
   const res = {
     setHeader: (name: string, value: string | number | readonly string[]) => {
@@ -47,7 +47,7 @@ export function securityHeaders(): Record<string, string> {
     },
   } as unknown as ServerResponse;
   helmet({
-    contentSecurityPolicy: { useDefaults: false, directives: API_CSP },
+    contentSecurityPolicy: { useDefaults: false, directives: csp },
     frameguard: { action: 'deny' },
   })({} as IncomingMessage, res, () => undefined);
   return headers;
@@ -78,6 +78,30 @@ export function apiHeaders(): Record<string, string> {
   for (const name of DOCUMENT_ONLY) delete headers[name];
   headers['cache-control'] = 'no-store';
   return headers;
+}
+
+/**
+ * The web front's pages: this origin's own stylesheet, scripts and images only; no inline script or
+ * style, no framing, forms that post only here. `blob:` images are the badge checker's photo
+ * preview and camera frames.
+ */
+export const PAGE_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  mediaSrc: ["'self'", 'blob:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+/** The headers of a web page: every helmet header, the pages' CSP, and no caching of what they show. */
+export function pageHeaders(): Record<string, string> {
+  return { ...securityHeaders(PAGE_CSP), 'cache-control': 'no-store' };
 }
 
 /** Swagger UI's pages and assets: every helmet header (its own CSP replaces the API's). */

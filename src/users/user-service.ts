@@ -124,6 +124,16 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return username;
   }
 
+  /** Names are shown in lists, logs and exports: no control characters, 200 characters at most. */
+  function checkFullName(name: string | null | undefined): void {
+    if (name === null || name === undefined) return;
+    if ([...name].length > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
+      throw new ValidationFailed([
+        { loc: ['body', 'full_name'], msg: 'The name must be at most 200 characters, with no control characters', type: 'value_error' },
+      ]);
+    }
+  }
+
   const findByLogin = (login: string) =>
     login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
 
@@ -134,6 +144,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       throw new ValidationFailed([{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }]);
     }
     const username = checkNewUsername(input.username);
+    checkFullName(input.fullName);
     checkNewPassword(input.password);
     // A cheap look-up first spares an argon2 hash for the common duplicate; the unique indexes
     // still decide races (20 concurrent registrations of one email: exactly one wins).
@@ -300,6 +311,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const target = actor.id === id ? actor : await store.findUserById(id);
       if (target === null) throw errors.userNotFound();
       const username = changes.username === undefined ? undefined : checkNewUsername(changes.username);
+      checkFullName(changes.fullName);
       const patch = diff(target, { ...changes, username });
       if (Object.keys(patch).length === 0) return target;
       if ((patch.role !== undefined && target.role === 'admin') || patch.disabled === true) await assertNotLastAdmin(target);

@@ -1,0 +1,144 @@
+/**
+ * The web front: the service's own pages, served beside the JSON API by the same process. It is
+ * one more adapter over the same services (route -> service -> store), in a Fastify scope of its
+ * own: only here are cookies read, forms parsed, pages rendered and the pages' Content-Security-
+ * Policy sent; the API's routes and hot path are untouched.
+ *
+ * Every page module is wired here explicitly, as app.ts wires the API's.
+ */
+import cookie, { fastifyCookie } from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import { pageHeaders } from '../http/security-headers.js';
+import { StoreUnavailable } from '../store/store.js';
+import { ASSETS_PREFIX, type WebAssets } from './assets.js';
+import { createCsrf } from './csrf.js';
+import { html } from './html.js';
+import { homePage } from './pages/home-page.js';
+import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
+import { createWebKit, errorMain, type WebKit } from './web-kit.js';
+import { webSessionHook } from './web-session.js';
+
+/** Form bodies are small: a few fields, never a file (uploads have their own limit). */
+const FORM_BODY_LIMIT = 64 * 1024;
+
+export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
+  config: Config;
+  assets: WebAssets;
+  /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
+  csrfSecret: Buffer;
+}
+
+/**
+ * Whether a request wants a page rather than JSON: a browser's navigation asks for text/html.
+ * API clients (curl's * / *, scripts' application/json) keep getting JSON.
+ */
+export function wantsHtml(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/html');
+}
+
+export interface WebFront {
+  /** The pages, in a Fastify scope of their own. */
+  plugin: (app: FastifyInstance) => Promise<void>;
+  /** The 404 page, for the service's one not-found handler (app.ts) when a browser asks. */
+  notFound(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
+}
+
+export function createWebFront(deps: WebFrontDeps): WebFront {
+  const { config, assets } = deps;
+  const publicOrigin = config.mail.publicUrl === null ? null : new URL(config.mail.publicUrl).origin;
+  const kit = createWebKit({
+    siteName: config.totp.issuer,
+    assets,
+    csrf: createCsrf(deps.csrfSecret),
+    // PUBLIC_URL in production; without it (development), the origin the browser used for this page.
+    ownOrigin: (request) => publicOrigin ?? `${request.protocol}://${request.host}`,
+  });
+  const headers = pageHeaders();
+  const sessionHook = webSessionHook({ sessions: deps.sessions, httpsPages: publicOrigin?.startsWith('https:') ?? false });
+
+  const plugin = async (app: FastifyInstance) => {
+    await app.register(cookie);
+    await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+    app.decorateRequest('web', null);
+
+    app.addHook('onRequest', (_request, reply, done) => {
+      // Replaces the API's headers (set at the root) with the pages' own.
+      reply.headers(headers);
+      done();
+    });
+    app.addHook('onRequest', sessionHook);
+    app.setErrorHandler((error: FastifyError, request, reply) => renderError(kit, error, request, reply));
+
+    app.get(`${ASSETS_PREFIX}:file`, { schema: { hide: true } }, async (request, reply) => {
+      const asset = assets.get((request.params as { file: string }).file);
+      if (asset === undefined) {
+        reply.header('cache-control', 'no-store');
+        return kit.render(request, reply, { status: 404, title: 'Not found', main: errorMain('Page not found', 'There is nothing at this address.') });
+      }
+      // The name carries a hash of the content: it never changes, so it may be kept a year.
+      return reply.header('cache-control', 'public, max-age=31536000, immutable').type(asset.type).send(asset.body);
+    });
+
+    await app.register(homePage({ kit }));
+    await app.register(signInPages({ ...deps, kit }));
+  };
+
+  return {
+    plugin,
+    async notFound(request, reply) {
+      // Outside the pages' scope: the cookie header is read here, so the page knows who is signed in.
+      request.cookies = fastifyCookie.parse(request.headers.cookie ?? '');
+      reply.headers(headers);
+      await sessionHook(request, reply);
+      return kit.render(request, reply, { status: 404, title: 'Not found', main: errorMain('Page not found', 'There is nothing at this address. Check it, or start again.') });
+    },
+  };
+}
+
+/** Errors on a page, as a page: what happened, in the same look, never internal text. */
+function renderError(kit: WebKit, error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof AppError) {
+    if (error.statusCode === 429) {
+      reply.headers(error.headers);
+      const seconds = Number(error.headers['Retry-After'] ?? 60);
+      return kit.render(request, reply, {
+        status: 429,
+        title: 'Too many requests',
+        main: errorMain('Too many requests', `Please wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`),
+      });
+    }
+    if (error.code === 'CSRF_FAILED') {
+      return kit.render(request, reply, {
+        status: 403,
+        title: 'Form expired',
+        main: errorMain('This form cannot be sent', error.detail, { href: request.url, label: 'Reload the page' }),
+      });
+    }
+    return kit.render(request, reply, { status: error.statusCode, title: 'Something is not right', main: errorMain('Something is not right', error.detail) });
+  }
+  if (error instanceof StoreUnavailable) {
+    request.log.error({ err: error }, 'database unavailable');
+    reply.header('retry-after', '5');
+    return kit.render(request, reply, {
+      status: 503,
+      title: 'Unavailable',
+      main: errorMain('Not available right now', 'The service cannot reach its database. Try again in a few seconds.'),
+    });
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const message =
+      status === 413 ? 'What you sent is too large.' : status === 415 ? 'This form was sent in a way the page does not read.' : 'The request could not be read.';
+    return kit.render(request, reply, { status, title: 'Cannot read the request', main: errorMain('Cannot read the request', message) });
+  }
+  request.log.error({ err: error }, 'unhandled error on a page');
+  return kit.render(request, reply, {
+    status: 500,
+    title: 'Something went wrong',
+    main: html`<h1>Something went wrong</h1><p>The service could not show this page. Try again; if it keeps happening, tell an administrator (reference <code>${request.id}</code>).</p><p><a href="/">Go to the start page</a></p>`,
+  });
+}
