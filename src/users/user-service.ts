@@ -127,7 +127,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
   /** Names are shown in lists, logs and exports: no control characters, 200 characters at most. */
   function checkFullName(name: string | null | undefined): void {
     if (name === null || name === undefined) return;
-    if ([...name].length > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
+    if ([...name].length > 200 || /\p{Cc}/u.test(name)) {
       throw new ValidationFailed([
         { loc: ['body', 'full_name'], msg: 'The name must be at most 200 characters, with no control characters', type: 'value_error' },
       ]);
