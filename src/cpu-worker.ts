@@ -4,3 +4,4 @@
  * scripts/bundle.mjs; run as it is from src/ under tsx.
  */
 export { hashPassword, verifyArgon2, verifyBcrypt } from './auth/password-hashing.js';
+export { decodeQr } from './qr/scan-decode.js';
