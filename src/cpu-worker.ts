@@ -4,4 +4,5 @@
  * scripts/bundle.mjs; run as it is from src/ under tsx.
  */
 export { hashPassword, verifyArgon2, verifyBcrypt } from './auth/password-hashing.js';
+export { drawQrTask } from './qr/draw-qr.js';
 export { decodeQr } from './qr/scan-decode.js';
