@@ -39,8 +39,8 @@ function pngInflatedBytes(width: number, height: number, bitsPerPixel: number, i
 /**
  * The decoder (zxing-cpp's stb_image, inside WebAssembly) holds the file, its inflated data, the
  * decoded samples (16-bit ones, then their 8-bit copy), a grey copy, and the detector's working
- * images (a binarised copy and downscaled layers): about three more bytes a pixel. Measured peaks
- * were within 15 % below these sums (bench/scan-decoders.ts).
+ * images (a binarised copy and downscaled layers): about three more bytes a pixel. The peaks
+ * measured by bench/scan-decoders.ts were 15–35 % below these sums: an upper bound, not a guess.
  */
 const SEARCH_BYTES_PER_PIXEL = 3;
 
