@@ -7,8 +7,9 @@
 //   the bundle   what only runs on demand works from dist/server: the CPU workers (cpu-worker.mjs:
 //                password hashing, and QR decoding with zxing-wasm's .wasm read from node_modules),
 //                niced to 19 (piscina does it through an optional native package: it must be in
-//                the production install), the profile, a QR image and a scan of it, a hostile
-//                image refused while /health/live keeps answering, Swagger UI's page and assets
+//                the production install), the profile, a QR image and a scan of it, a large QR
+//                image (drawn on a worker), a hostile image refused while /health/live keeps
+//                answering, Swagger UI's page and assets
 //   logs         JSON lines (production), none holding the admin password
 //   shutdown     SIGTERM -> exit code 0
 // Usage: node scripts/prod-smoke.mjs <runtime folder> <data folder>. Exit 1 on any failure.
@@ -178,7 +179,15 @@ try {
   });
   const scanned = scan.status === 200 ? await scan.json() : null;
   if (scanned?.data !== badge.data) fail(`POST /qr/scan answered ${scan.status}: ${JSON.stringify(scanned)}`);
-  // Password hashes and this scan ran on the CPU workers, which must be niced.
+  // A large image is drawn on a CPU worker too (its qrcode encoder bundled into cpu-worker.mjs).
+  const large = await fetch(`${base}/qr/encode`, {
+    method: 'POST',
+    headers: { ...auth, ...json },
+    body: JSON.stringify({ data: 'x'.repeat(1000), size: 1500, ecc: 'L' }),
+  });
+  const largeBytes = Buffer.from(await large.arrayBuffer());
+  if (large.status !== 200 || largeBytes.readUInt32BE(16) !== 1500) fail(`POST /qr/encode of a large image answered ${large.status}`);
+  // Password hashes, this scan and that drawing ran on the CPU workers, which must be niced.
   const niced = threadNices(child.pid).filter((n) => n === 19).length;
   if (niced === 0) fail('no thread of the server runs at nice 19: the CPU workers are not niced (is @napi-rs/nice installed?)');
   // The security finding: a 7.5 KB image that held the event loop 30 s. Liveness must answer
@@ -222,7 +231,7 @@ try {
   console.log(`cold start (spawn -> /health/ready 200): ${Math.round(coldStartMs)} ms`);
   console.log(`RSS idle: ${r(idle.rssMiB)} MiB`);
   console.log(`RSS after load (2000 reads, 20 registrations, 61 logins): ${r(loaded.rssMiB)} MiB (peak ${r(loaded.peakMiB)} MiB)`);
-  console.log(`bundle: profile, QR image and its scan (CPU workers, ${niced} at nice 19), Swagger UI page and script: OK`);
+  console.log(`bundle: profile, QR image and its scan, a 1500 px QR image (CPU workers, ${niced} at nice 19), Swagger UI page and script: OK`);
   console.log(`hostile 4000×4000 checkerboard: ${hostileRes.status} ${hostileBody.code}, /health/live answered first`);
   console.log(`logs: ${lines.length} JSON lines; SIGTERM: exit 0`);
 } catch (error) {
