@@ -1,9 +1,9 @@
 /**
  * The one pool of worker threads for CPU-heavy work (password hashing, reading QR codes in
- * images): piscina, the Fastify team's pool, rather than a hand-written one. Nothing that takes
- * more than a millisecond of CPU runs on the event loop: on it, one 20 ms hash or one 2 s image
- * makes every other request wait (bench/: /users/me p99 ×6 during logins; a 16 MP PNG held the
- * loop 2.9 s).
+ * images, drawing large QR images): piscina, the Fastify team's pool, rather than a hand-written
+ * one. Nothing that takes more than a millisecond of CPU runs on the event loop: on it, one 20 ms
+ * hash or one 2 s image makes every other request wait (bench/: /users/me p99 ×6 during logins;
+ * p99 42 s while photos were scanned on the loop, 2.2× its idle p99 since they are scanned here).
  *
  * - Workers run at the lowest CPU priority (nice 19): they use all the CPU the event loop leaves
  *   idle and yield the moment it has work. Measured in bench/: /users/me's p99 during a login
