@@ -61,6 +61,7 @@ export const BENCH_RATE_LIMITS = {
   RATE_LIMIT_LOGIN_PER_IP: '10000000',
   RATE_LIMIT_LOGIN_PER_ACCOUNT: '10000000',
   RATE_LIMIT_REGISTER_PER_IP: '10000000',
+  RATE_LIMIT_QR_SCAN_PER_USER: '10000000',
 };
 
 export function serviceEnv(dataDir: string, port: number, extra: Record<string, string> = {}): Record<string, string> {

@@ -15,6 +15,7 @@ import { BENCH_RATE_LIMITS, type Child, REPO_ROOT, rssMb, SERVICE_ENTRY, SERVICE
 import { formatTable, type Report, writeReport } from './report.js';
 import * as s from './scenarios.js';
 import { qrPng, qrSvg } from './scenarios-qr.js';
+import { meDuringScans } from './scenarios-scan.js';
 import { seedDatabase } from './seed.js';
 
 const RESULTS = path.join(REPO_ROOT, 'bench/results');
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
   const run: Record<string, (c: s.BenchContext) => Promise<void>> = {
     me: s.me,
     'me-during-login': s.meDuringLogin,
+    'me-during-scans': meDuringScans,
     login: s.loginScenario,
     register: s.register,
     'qr-png': qrPng,

@@ -13,11 +13,11 @@ import { type Child, cpuMs, spawnService, waitFor200 } from './processes.js';
 import type { Row } from './report.js';
 import { SEED_PASSWORD, type SeededDatabase } from './seed.js';
 
-export const SCENARIOS = ['me', 'me-during-login', 'login', 'register', 'qr-png', 'qr-svg', 'users-page', 'cold-start', 'rss'] as const;
+export const SCENARIOS = ['me', 'me-during-login', 'me-during-scans', 'login', 'register', 'qr-png', 'qr-svg', 'users-page', 'cold-start', 'rss'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Scenarios that share one baseline measurement, in run order. */
-export const GROUPS: ScenarioName[][] = [['me', 'me-during-login'], ['login', 'register'], ['qr-png', 'qr-svg'], ['users-page']];
+export const GROUPS: ScenarioName[][] = [['me', 'me-during-login', 'me-during-scans'], ['login', 'register'], ['qr-png', 'qr-svg'], ['users-page']];
 
 export const CONNECTIONS = 50;
 /** Concurrent logins: twice libuv's 4 threads, enough to keep both cores hashing. */

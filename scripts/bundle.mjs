@@ -6,14 +6,20 @@
 // V8 compiles a function only when it first runs, so code that start-up never calls costs only
 // a quick pre-parse.
 //
+// A second entry, dist/server/cpu-worker.mjs: the CPU worker threads' (src/cpu-worker.ts:
+// password hashing, QR decoding), started by src/workers/cpu-pool.ts, which is told its name
+// (__CPU_WORKER_FILE__) and finds it beside itself: the build fails if that module leaves main.mjs.
+//
 // Left outside the bundle (loaded from node_modules at run time):
 // - native addons and packages that read their own files (__dirname): better-sqlite3, @node-rs/*,
-//   @fastify/swagger-ui (serves its static folder), pino and its transports (worker threads);
-// - packages loaded only when configured (PostgreSQL, MongoDB, Redis, SMTP, metrics) or used
-//   (image decoders of /qr/scan): bundled, their code would be pre-parsed at every start.
-// Code behind a dynamic import() (the stores, metrics, Redis, mail, scan decoders) goes to chunks
-// of its own (splitting): an external imported there is loaded only when that chunk is.
-import { rmSync } from 'node:fs';
+//   @fastify/swagger-ui (serves its static folder), pino and its transports (worker threads),
+//   piscina (starts its own worker script), zxing-wasm (its .wasm is read from its folder);
+// - packages loaded only when configured (PostgreSQL, MongoDB, Redis, SMTP, metrics): bundled,
+//   their code would be pre-parsed at every start.
+// Code behind a dynamic import() (the stores, metrics, Redis, mail) goes to chunks of its own
+// (splitting): an external imported there is loaded only when that chunk is.
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
 
 const EXTERNAL = [
@@ -29,15 +35,19 @@ const EXTERNAL = [
   'ioredis',
   'nodemailer',
   'prom-client',
-  'jsqr',
-  'pngjs',
-  'jpeg-js',
+  'piscina',
+  'zxing-wasm',
+  // Only the sources' web assets are built at start-up (src/web/assets.ts); the bundle reads them
+  // ready-made from dist/web/assets.
+  'esbuild',
 ];
+
+const WORKER_FILE = 'cpu-worker.mjs';
 
 // Chunk names carry a content hash: clear the old ones.
 rmSync('dist/server', { recursive: true, force: true });
 const result = await build({
-  entryPoints: { main: 'src/main.ts' },
+  entryPoints: { main: 'src/main.ts', 'cpu-worker': 'src/cpu-worker.ts' },
   outdir: 'dist/server',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
@@ -47,6 +57,7 @@ const result = await build({
   format: 'esm',
   target: 'node20',
   external: EXTERNAL,
+  define: { __CPU_WORKER_FILE__: JSON.stringify(`./${WORKER_FILE}`), __AUTHQR_BUNDLED__: 'true' },
   // CommonJS dependencies inside an ES module call require(); give them Node's.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   // Smaller source to keep in memory and to pre-parse; names are kept (stack traces, profiles).
@@ -58,8 +69,40 @@ const result = await build({
   metafile: true,
 });
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.mjs'));
-const main = outputs.find(([, o]) => o.entryPoint !== undefined)?.[1].bytes ?? 0;
+const entry = (name) => outputs.find(([file]) => file === `dist/server/${name}`)?.[1];
+const pool = outputs.find(([, o]) => Object.keys(o.inputs).includes('src/workers/cpu-pool.ts'))?.[0];
+if (pool !== 'dist/server/main.mjs') {
+  // It resolves ./cpu-worker.mjs against its own file: from a chunk, that would miss.
+  throw new Error(`src/workers/cpu-pool.ts went to ${pool}, not dist/server/main.mjs: it would not find ${WORKER_FILE}`);
+}
 // A progress line, so stderr: a command whose output is data (npm run keys) runs a build first.
 process.stderr.write(
-  `dist/server/main.mjs: ${(main / 1024).toFixed(0)} KiB, ${outputs.length - 1} chunks, ${Object.keys(result.metafile.inputs).length} modules\n`,
+  `dist/server/main.mjs: ${(entry('main.mjs').bytes / 1024).toFixed(0)} KiB, ${WORKER_FILE}: ` +
+    `${(entry(WORKER_FILE).bytes / 1024).toFixed(0)} KiB, ${outputs.length - 2} chunks, ${Object.keys(result.metafile.inputs).length} modules\n`,
 );
+
+// The web front's assets: the stylesheet and icon as they are, the islands bundled for browsers with
+// the settings src/web/assets.ts uses from the sources. Served from memory under content-hashed names.
+const WEB_ASSETS = 'dist/web/assets';
+rmSync('dist/web', { recursive: true, force: true });
+mkdirSync(WEB_ASSETS, { recursive: true });
+for (const file of readdirSync('src/web/assets')) {
+  if (file.endsWith('.css') || file.endsWith('.svg')) copyFileSync(path.join('src/web/assets', file), path.join(WEB_ASSETS, file));
+}
+const islands = readdirSync('src/web/islands')
+  .filter((f) => f.endsWith('.ts') && !f.startsWith('_') && !f.endsWith('.d.ts'))
+  .map((f) => path.join('src/web/islands', f));
+if (islands.length > 0) {
+  await build({
+    entryPoints: islands,
+    outdir: WEB_ASSETS,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome109', 'firefox115', 'safari15.6'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
+process.stderr.write(`${WEB_ASSETS}: ${readdirSync(WEB_ASSETS).join(', ')}\n`);

@@ -4,19 +4,23 @@
 //   cold start   spawn -> first 200 from /health/ready, in ms
 //   RSS idle     VmRSS (/proc/PID/status) after start-up has settled
 //   RSS loaded   VmRSS and VmHWM (peak) after a short bounded load: reads, registrations, logins
-//   the bundle   what only runs on demand works from dist/server: password hashing workers, the
-//                profile, a QR image and a scan of it (chunks and decoders loaded on first use),
-//                Swagger UI's page and assets (read from @fastify/swagger-ui's folder)
+//   the bundle   what only runs on demand works from dist/server: the CPU workers (cpu-worker.mjs:
+//                password hashing, and QR decoding with zxing-wasm's .wasm read from node_modules),
+//                niced to 19 (piscina does it through an optional native package: it must be in
+//                the production install), the profile, a QR image and a scan of it, a large QR
+//                image (drawn on a worker), a hostile image refused while /health/live keeps
+//                answering, Swagger UI's page and assets
 //   logs         JSON lines (production), none holding the admin password
 //   shutdown     SIGTERM -> exit code 0
 // Usage: node scripts/prod-smoke.mjs <runtime folder> <data folder>. Exit 1 on any failure.
 // Called by scripts/verify-prod.sh; only Node's own modules, so it runs before any install.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import { crc32, deflateSync } from 'node:zlib';
 
 const [runtimeDir, dataDir] = process.argv.slice(2);
 if (!runtimeDir || !dataDir) {
@@ -48,6 +52,39 @@ function memory(pid) {
 const fail = (message) => {
   throw new Error(message);
 };
+
+/** The nice value of each thread of a process (field 19 of /proc/PID/task/TID/stat). */
+function threadNices(pid) {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+/** A 1-bit side × side checkerboard PNG (~7.5 KB at 4000): the security finding's image. */
+function checkerboardPng(side) {
+  const chunk = (type, data) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'latin1');
+    data.copy(out, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(side, 0);
+  header.writeUInt32BE(side, 4);
+  header[8] = 1; // bit depth; colour type 0 (grey)
+  const stride = Math.ceil(side / 8) + 1;
+  const raw = Buffer.alloc(stride * side);
+  for (let y = 0; y < side; y++) raw.fill(y % 2 === 0 ? 0x55 : 0xaa, y * stride + 1, (y + 1) * stride);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -142,6 +179,30 @@ try {
   });
   const scanned = scan.status === 200 ? await scan.json() : null;
   if (scanned?.data !== badge.data) fail(`POST /qr/scan answered ${scan.status}: ${JSON.stringify(scanned)}`);
+  // A large image is drawn on a CPU worker too (its qrcode encoder bundled into cpu-worker.mjs).
+  const large = await fetch(`${base}/qr/encode`, {
+    method: 'POST',
+    headers: { ...auth, ...json },
+    body: JSON.stringify({ data: 'x'.repeat(1000), size: 1500, ecc: 'L' }),
+  });
+  const largeBytes = Buffer.from(await large.arrayBuffer());
+  if (large.status !== 200 || largeBytes.readUInt32BE(16) !== 1500) fail(`POST /qr/encode of a large image answered ${large.status}`);
+  // Password hashes, this scan and that drawing ran on the CPU workers, which must be niced.
+  const niced = threadNices(child.pid).filter((n) => n === 19).length;
+  if (niced === 0) fail('no thread of the server runs at nice 19: the CPU workers are not niced (is @napi-rs/nice installed?)');
+  // The security finding: a 7.5 KB image that held the event loop 30 s. Liveness must answer
+  // while it is read, and the image must be refused with a 422.
+  const hostile = fetch(`${base}/qr/scan`, { method: 'POST', headers: { ...auth, 'content-type': 'image/png' }, body: checkerboardPng(4000) });
+  const order = [];
+  const [hostileRes, live] = await Promise.all([
+    hostile.then((r) => (order.push('scan'), r)),
+    delay(50).then(() => fetch(`${base}/health/live`)).then((r) => (order.push('live'), r)),
+  ]);
+  if (live.status !== 200 || order[0] !== 'live') fail(`/health/live did not answer while a hostile image was read (${order.join(', ')})`);
+  const hostileBody = await hostileRes.json();
+  if (hostileRes.status !== 422 || !['NO_QR_FOUND', 'IMAGE_TOO_COMPLEX'].includes(hostileBody.code)) {
+    fail(`the 4000×4000 checkerboard answered ${hostileRes.status} ${JSON.stringify(hostileBody)}`);
+  }
   const docs = await fetch(`${base}/docs`);
   const page = await docs.text();
   const asset = /src="([^"]+swagger-ui-bundle\.js)"/.exec(page)?.[1];
@@ -170,7 +231,8 @@ try {
   console.log(`cold start (spawn -> /health/ready 200): ${Math.round(coldStartMs)} ms`);
   console.log(`RSS idle: ${r(idle.rssMiB)} MiB`);
   console.log(`RSS after load (2000 reads, 20 registrations, 61 logins): ${r(loaded.rssMiB)} MiB (peak ${r(loaded.peakMiB)} MiB)`);
-  console.log('bundle: profile, QR image and its scan, Swagger UI page and script: OK');
+  console.log(`bundle: profile, QR image and its scan, a 1500 px QR image (CPU workers, ${niced} at nice 19), Swagger UI page and script: OK`);
+  console.log(`hostile 4000×4000 checkerboard: ${hostileRes.status} ${hostileBody.code}, /health/live answered first`);
   console.log(`logs: ${lines.length} JSON lines; SIGTERM: exit 0`);
 } catch (error) {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -63,6 +63,16 @@ export const errors = {
     new AppError(429, 'RATE_LIMITED', `Too many requests; retry in ${retryAfterSeconds} s`, {
       'Retry-After': String(retryAfterSeconds),
     }),
+  /**
+   * The service's own capacity, not the caller's rate: CPU-heavy work (password hashing, image
+   * decoding) waits in bounded queues, and a full one refuses at once rather than letting
+   * requests pile up. A code of its own, not RATE_LIMITED: the client did nothing wrong, and an
+   * operator watching for BUSY learns the service needs more cores.
+   */
+  busy: (retryAfterSeconds: number) =>
+    new AppError(429, 'BUSY', `The service is busy; retry in ${retryAfterSeconds} s`, {
+      'Retry-After': String(retryAfterSeconds),
+    }),
   accountDisabled: () => new AppError(403, 'ACCOUNT_DISABLED', 'This account is disabled'),
   mfaRequired: (mfaToken: string) =>
     new AppError(401, 'MFA_REQUIRED', 'A second factor is required: POST /auth/2fa/verify with this mfa_token', {}, {

@@ -67,7 +67,7 @@ export function authRoutes(deps: {
             ...errorResponses({
               401: ['INVALID_CREDENTIALS', 'MFA_REQUIRED'],
               403: ['ACCOUNT_DISABLED'],
-              429: ['ACCOUNT_LOCKED'],
+              429: ['ACCOUNT_LOCKED', 'BUSY'],
               503: ['DATABASE_UNAVAILABLE'],
             }),
           },

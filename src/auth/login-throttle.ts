@@ -33,8 +33,11 @@ export interface LoginThrottle {
   claim(subject: string, context: RequestContext): Promise<void>;
   /** The secret was right: this subject's counters (this source's and the account's) start again. */
   succeeded(subject: string, context: RequestContext): Promise<void>;
-  /** The password was right but a second factor is still to come: the attempt is taken back, nothing more. */
-  firstFactorPassed(subject: string, context: RequestContext): Promise<void>;
+  /**
+   * Takes the attempt back, nothing more: the password was right but a second factor is still to
+   * come, or the attempt never ran (the hashing queue was full).
+   */
+  takeBack(subject: string, context: RequestContext): Promise<void>;
   /** Lifts every lock of the user (a password reset by mail; a deleted account). */
   lift(userId: string): Promise<void>;
 }
@@ -74,7 +77,7 @@ export function createLoginThrottle(deps: { store: Store; audit?: AuditLog; now?
 
     succeeded: (subject, context) => store.throttles.clear([sourceKey(subject, context), accountKey(subject)]),
 
-    async firstFactorPassed(subject, context) {
+    async takeBack(subject, context) {
       await store.throttles.refund(sourceKey(subject, context), SOURCE_POLICY);
       await store.throttles.refund(accountKey(subject), ACCOUNT_POLICY);
     },

@@ -51,7 +51,7 @@ export function passwordRoutes(deps: {
           response: {
             200: response('Changed: a new access token for this session', AccessTokenResponseSchema),
             // 404: the user was deleted while the password was being changed.
-            ...errorResponses({ 403: ['INVALID_CURRENT_PASSWORD'], 404: ['USER_NOT_FOUND'], 429: ['ACCOUNT_LOCKED'] }),
+            ...errorResponses({ 403: ['INVALID_CURRENT_PASSWORD'], 404: ['USER_NOT_FOUND'], 429: ['ACCOUNT_LOCKED', 'BUSY'] }),
           },
         },
       },

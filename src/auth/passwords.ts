@@ -2,9 +2,11 @@
  * Password hashing: argon2id (OWASP's m=19 MiB, t=2, p=1) for every new hash, and verification
  * of the old service's bcrypt hashes until each user's next successful login re-hashes them.
  * Hashing never runs on the event loop (the old service's bcrypt stalled every request during a
- * login): it runs on low-priority worker threads (hash-pool.ts), so it also leaves the loop its CPU.
+ * login): it runs on the process's low-priority worker threads (workers/cpu-pool.ts, tasks in
+ * password-hashing.ts), so it also leaves the loop its CPU.
  */
-import { hashPool } from './hash-pool.js';
+import { AppError } from '../errors.js';
+import { type CpuPool, cpuPool } from '../workers/cpu-pool.js';
 
 /** Algorithm.Argon2id of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2;
@@ -31,25 +33,44 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<false>;
 }
 
+/**
+ * Hashes running or waiting at once (~25 ms of a core each: a full line clears in about a second
+ * on two cores). One more is refused with 429 BUSY and Retry-After: a burst beyond what the cores
+ * can hash soon is told to come back rather than left to wait past its client's patience.
+ */
+export const HASH_QUEUE_LIMIT = 64;
+const HASH_RETRY_AFTER_SECONDS = 1;
+
+/** A refusal (BUSY) reaches the caller; a hash the library cannot read is a failed verification. */
+function failedUnlessRefused(error: unknown): false {
+  if (error instanceof AppError) throw error;
+  return false;
+}
+
 export function isLegacyBcrypt(storedHash: string): boolean {
   return BCRYPT_RE.test(storedHash);
 }
 
-export function createPasswordHasher(): PasswordHasher {
+/** `pool`: the process's shared one unless given (tests). */
+export function createPasswordHasher(options: { pool?: CpuPool } = {}): PasswordHasher {
   let dummyHash: Promise<string> | undefined;
 
-  const pool = hashPool();
-  const argon2Hash = (password: string) => pool.run<string>({ op: 'hash', password, options: ARGON2_OPTIONS });
+  const lane = (options.pool ?? cpuPool()).lane({
+    priority: 'interactive',
+    maxPending: HASH_QUEUE_LIMIT,
+    retryAfterSeconds: HASH_RETRY_AFTER_SECONDS,
+  });
+  const argon2Hash = (password: string) => lane.run('hashPassword', { password, options: ARGON2_OPTIONS });
 
   async function verify(storedHash: string, password: string): Promise<PasswordCheck> {
     if (storedHash.startsWith('$argon2')) {
-      const ok = await pool.run<boolean>({ op: 'argon2-verify', hash: storedHash, password }).catch(() => false);
+      const ok = await lane.run('verifyArgon2', { hash: storedHash, password }).catch(failedUnlessRefused);
       return { ok, needsRehash: ok && !storedHash.startsWith(CURRENT_PREFIX) };
     }
     if (isLegacyBcrypt(storedHash)) {
       // bcrypt reads only the first 72 bytes: the old service's users keep logging in with the
       // password they typed, and the re-hash below makes every byte count from then on.
-      const ok = await pool.run<boolean>({ op: 'bcrypt-verify', hash: storedHash, password }).catch(() => false);
+      const ok = await lane.run('verifyBcrypt', { hash: storedHash, password }).catch(failedUnlessRefused);
       return { ok, needsRehash: ok };
     }
     return { ok: false, needsRehash: false };

@@ -188,7 +188,7 @@ export function sessionRoutes(deps: {
                 400: ['UNSUPPORTED_GRANT_TYPE'],
                 401: ['INVALID_CREDENTIALS', 'MFA_REQUIRED'],
                 403: ['ACCOUNT_DISABLED'],
-                429: ['ACCOUNT_LOCKED'],
+                429: ['ACCOUNT_LOCKED', 'BUSY'],
                 503: ['DATABASE_UNAVAILABLE'],
               }),
             },

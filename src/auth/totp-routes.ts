@@ -44,7 +44,7 @@ export function totpRoutes(deps: {
           body: TotpSetupBodySchema,
           response: {
             200: response('The new secret, as text, URI and QR codes', TotpSetupResponseSchema),
-            ...errorResponses({ 403: ['INVALID_PASSWORD'], 409: ['TOTP_ALREADY_ENABLED'], 429: ['ACCOUNT_LOCKED'] }),
+            ...errorResponses({ 403: ['INVALID_PASSWORD'], 409: ['TOTP_ALREADY_ENABLED'], 429: ['ACCOUNT_LOCKED', 'BUSY'] }),
           },
         },
       },
@@ -132,7 +132,7 @@ export function totpRoutes(deps: {
             ...errorResponses({
               403: ['INVALID_PASSWORD', 'INVALID_MFA_CODE'],
               409: ['TOTP_NOT_ENABLED'],
-              429: ['ACCOUNT_LOCKED'],
+              429: ['ACCOUNT_LOCKED', 'BUSY'],
             }),
           },
         },

@@ -29,7 +29,9 @@ export const ERROR_CODES = {
   ADMIN_REQUIRED: 'Only an admin may do this',
   FORBIDDEN: 'Not yours: a user may only see or change themselves',
   ROLE_NOT_ALLOWED: "Public registration creates students only; another role needs an admin's token",
+  CSRF_FAILED: "A web page's form came from another site or is too old (the web front's pages only, never the API)",
   RATE_LIMITED: 'Too many requests; try again after `Retry-After` seconds',
+  BUSY: 'The service is at capacity for this kind of work (hashing passwords, reading images); try again after `Retry-After` seconds',
   // Sessions and tokens.
   INVALID_REFRESH_TOKEN: 'The refresh token is unknown, used, expired or revoked: log in again',
   SESSION_NOT_FOUND: 'No active session of yours has this id',
@@ -58,6 +60,7 @@ export const ERROR_CODES = {
   INVALID_IMAGE: 'The file is not a readable PNG or JPEG',
   IMAGE_TOO_LARGE: 'The image has more pixels than are decoded',
   NO_QR_FOUND: 'No QR code was found in the image',
+  IMAGE_TOO_COMPLEX: 'Reading the image took more than the CPU time one image may have',
   MULTIPLE_QR: 'The image holds more than one QR code',
   // Sign in by QR.
   QR_LOGIN_SECRET_REQUIRED: 'The `x-qr-login-secret` header is missing (or longer than 256 characters)',

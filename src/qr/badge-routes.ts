@@ -3,7 +3,8 @@
  *
  * /qr/verify is public: a door or desk scanner has no user session, and the answer gives nothing
  * away unless the badge carries our signature. /qr/scan needs a bearer token: decoding an image
- * costs real CPU (up to a few hundred ms for a phone photo), too much to offer anonymously.
+ * costs real CPU (up to a second of a core for a phone photo, on a worker thread: qr-scan.ts),
+ * too much to offer anonymously.
  */
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -14,7 +15,7 @@ import { handleError } from '../http/error-handler.js';
 import { response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import type { BadgeVerifier } from './badge-verifier.js';
-import { readQrCode, SCAN_MAX_BYTES, scanErrors } from './qr-scan.js';
+import { defaultQrScanner, type QrScanner, SCAN_MAX_BYTES, scanErrors } from './qr-scan.js';
 import { ScanResponseSchema, VerifyBodySchema, VerifyResponseSchema } from './qr-schemas.js';
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg'];
@@ -62,8 +63,10 @@ const ScanBodySchema = {
   },
 };
 
-export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator }): FastifyPluginAsyncTypebox {
+/** `scanner`: the default budget on the process's CPU pool unless given (tests). */
+export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator; scanner?: QrScanner }): FastifyPluginAsyncTypebox {
   const { verifier, auth } = deps;
+  const scanner = deps.scanner ?? defaultQrScanner();
   return async (app) => {
     app.post(
       '/qr/verify',
@@ -112,7 +115,10 @@ export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator
               'The body is a PNG or JPEG: raw (`Content-Type: image/png` or `image/jpeg`) or multipart/form-data ' +
               `with a \`file\` field; at most ${SCAN_MAX_BYTES / 1024 / 1024} MiB and 16 megapixels. Answers what ` +
               'POST /qr/verify answers, with the text found (`data`). 422 `NO_QR_FOUND`, `MULTIPLE_QR`, ' +
-              '`INVALID_IMAGE` or `IMAGE_TOO_LARGE`; 413 for a larger upload; 415 for another content type.',
+              '`INVALID_IMAGE`, `IMAGE_TOO_LARGE` (too many pixels, or too much memory to decode) or ' +
+              '`IMAGE_TOO_COMPLEX` (its search took more than the CPU time one image may have); 413 for a ' +
+              'larger upload; 415 for another content type; 429 `BUSY` with Retry-After when the images ' +
+              'waiting to be read fill their queue.',
             security: [{ bearerAuth: [] }],
             body: ScanBodySchema,
             // Its 422s are about the image (NO_QR_FOUND ...), in the {detail, code} shape.
@@ -121,13 +127,14 @@ export function badgeRoutes(deps: { verifier: BadgeVerifier; auth: Authenticator
               ...errorResponses({
                 413: ['PAYLOAD_TOO_LARGE'],
                 415: ['UNSUPPORTED_MEDIA_TYPE'],
-                422: ['FILE_REQUIRED', 'INVALID_IMAGE', 'IMAGE_TOO_LARGE', 'NO_QR_FOUND', 'MULTIPLE_QR'],
+                422: ['FILE_REQUIRED', 'INVALID_IMAGE', 'IMAGE_TOO_LARGE', 'IMAGE_TOO_COMPLEX', 'NO_QR_FOUND', 'MULTIPLE_QR'],
+                429: ['BUSY'],
               }),
             },
           },
         },
         async (request) => {
-          const data = await readQrCode(await uploadedBytes(request));
+          const data = await scanner.read(await uploadedBytes(request));
           return { ...(await verifier.verify(data)), data };
         },
       );

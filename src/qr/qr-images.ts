@@ -1,85 +1,78 @@
 /**
  * Turning a payload and image options into PNG or SVG bytes, with an ETag, through the cache.
  * Bad options (too small a size, too little contrast, too much data for a QR code) are 422s.
+ *
+ * Large images are drawn on a CPU worker (workers/cpu-pool.ts), not on the event loop: encoding
+ * 2 KB of text (a version-33 symbol) takes ~25 ms of qrcode's mask search and a 2048 px PNG ~5 ms
+ * more, during which every other request would wait. A badge at its usual size (~1 ms, and
+ * served from the cache after its first drawing) stays on the loop, where a worker's round trip
+ * would cost more than the drawing (bench/: qr-png uncached).
  */
 import { createHash } from 'node:crypto';
 import { ValidationFailed } from '../errors.js';
+import { type CpuPool, cpuPool, type Lane } from '../workers/cpu-pool.js';
+import { drawQr, hex, type ImageOptions, type OptionsFrom } from './draw-qr.js';
 import { createRenderCache, type RenderedImage } from './render-cache.js';
-import { type Ecc, encodeMatrix, renderPng } from './render-png.js';
-import { renderSvg } from './render-svg.js';
 
-export interface ImageOptions {
-  format: 'png' | 'svg';
-  /** Side in pixels; by default 10 px per module. */
-  size?: number;
-  margin: number;
-  ecc: Ecc;
-  /** 6 hex digits, with or without '#'. */
-  dark?: string;
-  light?: string;
-}
+export type { ImageOptions } from './draw-qr.js';
+
+/** Past either, an image is drawn on a worker: ~1 ms of the loop at most below both (bench/). */
+const LARGE_PAYLOAD_BYTES = 256;
+const LARGE_SIDE_PX = 1024;
+/** Drawings running or waiting at once; each takes milliseconds, so the line clears quickly. */
+const DRAW_QUEUE_LIMIT = 32;
 
 export interface QrImages {
-  /** `where` names the request part the options came from, for 422 locations. */
-  render(payload: string, options: ImageOptions, where: 'query' | 'body'): RenderedImage;
+  /** On the event loop, whatever the size: for small images only (the TOTP setup's code). */
+  render(payload: string, options: ImageOptions, where: OptionsFrom): RenderedImage;
+  /** A large image on a CPU worker, a small one on the loop; from the cache either way. */
+  renderOffLoop(payload: string, options: ImageOptions, where: OptionsFrom): Promise<RenderedImage>;
 }
 
-function hex(colour: string | undefined): string | undefined {
-  return colour === undefined ? undefined : colour.replace(/^#/, '').toLowerCase();
-}
+const isLarge = (payload: string, options: ImageOptions) =>
+  Buffer.byteLength(payload) > LARGE_PAYLOAD_BYTES || (options.size ?? 0) > LARGE_SIDE_PX;
 
-/** Relative luminance (WCAG), 0 = black, 1 = white. */
-function luminance(colour: string): number {
-  const channel = (i: number) => {
-    const v = Number.parseInt(colour.slice(i, i + 2), 16) / 255;
-    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-  };
-  return 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
-}
-
-export function createQrImages(limits = { maxEntries: 1000, maxBytes: 32 * 1024 * 1024 }): QrImages {
+export function createQrImages(
+  limits = { maxEntries: 1000, maxBytes: 32 * 1024 * 1024 },
+  deps: { pool?: CpuPool } = {},
+): QrImages {
   const cache = createRenderCache(limits);
+  let lane: Lane | undefined;
+  // The pool only when a large image is first asked for: most instances never draw one.
+  const drawLane = () =>
+    (lane ??= (deps.pool ?? cpuPool()).lane({ priority: 'interactive', maxPending: DRAW_QUEUE_LIMIT, retryAfterSeconds: 1 }));
+
+  function keyOf(payload: string, options: ImageOptions): string {
+    // The payload last: no other part can hold a '|' (enums, numbers, hex), so keys are unambiguous.
+    return `${options.format}|${options.size ?? ''}|${options.margin}|${options.ecc}|${hex(options.dark) ?? ''}|${hex(options.light) ?? ''}|${payload}`;
+  }
+
+  function store(key: string, format: ImageOptions['format'], body: Buffer | string): RenderedImage {
+    const image: RenderedImage = {
+      body,
+      contentType: format === 'svg' ? 'image/svg+xml' : 'image/png',
+      etag: `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`,
+    };
+    cache.set(key, image);
+    return image;
+  }
 
   return {
     render(payload, options, where) {
-      const dark = hex(options.dark);
-      const light = hex(options.light);
-      // The payload last: no other part can hold a '|' (enums, numbers, hex), so keys are unambiguous.
-      const key = `${options.format}|${options.size ?? ''}|${options.margin}|${options.ecc}|${dark ?? ''}|${light ?? ''}|${payload}`;
+      const key = keyOf(payload, options);
+      return cache.get(key) ?? store(key, options.format, drawQr(payload, options, where));
+    },
+
+    async renderOffLoop(payload, options, where) {
+      const key = keyOf(payload, options);
       const cached = cache.get(key);
       if (cached !== undefined) return cached;
-
-      // Scanners need dark modules on a clearly lighter background (WCAG's 3:1 for graphics).
-      const contrast = (luminance(light ?? 'ffffff') + 0.05) / (luminance(dark ?? '000000') + 0.05);
-      if (contrast < 3) {
-        throw new ValidationFailed([
-          { loc: [where, 'light'], msg: 'dark must be clearly darker than light (contrast of at least 3:1)', type: 'value_error' },
-        ]);
-      }
-      let matrix: ReturnType<typeof encodeMatrix>;
-      try {
-        matrix = encodeMatrix(payload, options.ecc);
-      } catch {
-        throw new ValidationFailed([
-          { loc: ['body', 'data'], msg: 'Too much data for a QR code at this error correction level', type: 'value_error' },
-        ]);
-      }
-      const total = matrix.size + 2 * options.margin;
-      if (options.size !== undefined && options.size < total) {
-        throw new ValidationFailed([
-          { loc: [where, 'size'], msg: `size must be at least ${total} px for this code (1 px per module)`, type: 'value_error' },
-        ]);
-      }
-      const renderOptions = { margin: options.margin, size: options.size, dark, light };
-      const body =
-        options.format === 'svg' ? renderSvg(matrix, renderOptions) : renderPng(matrix, renderOptions);
-      const image: RenderedImage = {
-        body,
-        contentType: options.format === 'svg' ? 'image/svg+xml' : 'image/png',
-        etag: `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"`,
-      };
-      cache.set(key, image);
-      return image;
+      if (!isLarge(payload, options)) return store(key, options.format, drawQr(payload, options, where));
+      const drawn = await drawLane().run('drawQrTask', { payload, options, where });
+      if ('issues' in drawn) throw new ValidationFailed(drawn.issues);
+      // A Buffer arrives from the worker as a plain Uint8Array over the same bytes.
+      const body = typeof drawn.body === 'string' ? drawn.body : Buffer.from(drawn.body.buffer, drawn.body.byteOffset, drawn.body.byteLength);
+      return store(key, options.format, body);
     },
   };
 }

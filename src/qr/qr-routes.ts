@@ -114,7 +114,7 @@ export function qrRoutes(deps: { qr: QrService; auth: Authenticator }): FastifyP
       },
       async (request, reply) => {
         const { data, ...options } = request.body;
-        return sendImage(request, reply, qr.encode(data, options), 'private, max-age=3600');
+        return sendImage(request, reply, await qr.encode(data, options), 'private, max-age=3600');
       },
     );
   };

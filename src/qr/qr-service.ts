@@ -29,7 +29,7 @@ export interface QrService {
   generate(user: User): Promise<QrCodeResult>;
   get(actor: User, userId: string): Promise<QrCodeResult>;
   image(actor: User, userId: string, options: ImageOptions): Promise<RenderedImage>;
-  encode(data: string, options: ImageOptions): RenderedImage;
+  encode(data: string, options: ImageOptions): Promise<RenderedImage>;
 }
 
 export interface QrServiceDeps {
@@ -92,10 +92,10 @@ export function createQrService(deps: QrServiceDeps): QrService {
     },
 
     async image(actor, userId, options) {
-      return images.render(payloadOf(await generatedFor(actor, userId)), options, 'query');
+      return images.renderOffLoop(payloadOf(await generatedFor(actor, userId)), options, 'query');
     },
 
-    encode: (data, options) => images.render(data, options, 'body'),
+    encode: (data, options) => images.renderOffLoop(data, options, 'body'),
   };
 }
 

@@ -134,6 +134,16 @@ export function createUserService(deps: UserServiceDeps): UserService {
     }
   }
 
+  /** A check that never ran (429 BUSY: the hashing queue was full) is no attempt: taken back. */
+  async function uncounted<T>(subject: string, context: RequestContext, check: Promise<T>): Promise<T> {
+    try {
+      return await check;
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'BUSY') await throttle.takeBack(subject, context);
+      throw error;
+    }
+  }
+
   const findByLogin = (login: string) =>
     login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
 
@@ -225,11 +235,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
       await throttle.claim(subject, context);
       if (user === null) {
         // Same answer and about the same time as a wrong password: no user enumeration.
-        await passwords.verifyDummy(password);
+        await uncounted(subject, context, passwords.verifyDummy(password));
         await audit?.record('login.failed', { context, detail: { reason: 'unknown_account' } });
         throw errors.badCredentials();
       }
-      const check = await passwords.verify(user.passwordHash, password);
+      const check = await uncounted(subject, context, passwords.verify(user.passwordHash, password));
       if (!check.ok) {
         await audit?.record('login.failed', { userId: user.id, context, detail: { reason: 'wrong_password' } });
         throw errors.badCredentials();
@@ -237,7 +247,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       if (user.disabled) throw errors.accountDisabled();
       // With a second factor on, the counts start again only once it passes (totp-service): else
       // whoever knows the password would wipe what wrong codes built up, and guess codes for ever.
-      if (user.totpEnabled) await throttle.firstFactorPassed(subject, context);
+      if (user.totpEnabled) await throttle.takeBack(subject, context);
       else await throttle.succeeded(subject, context);
       if (!check.needsRehash) return user;
       return (await store.updateUser(user.id, { passwordHash: await passwords.hash(password) })) ?? user;
@@ -246,11 +256,13 @@ export function createUserService(deps: UserServiceDeps): UserService {
     async verifyPassword(user, password, context) {
       const subject = userSubject(user.id);
       await throttle.claim(subject, context);
-      const ok = Buffer.byteLength(password, 'utf8') <= rules.maxPasswordBytes && (await passwords.verify(user.passwordHash, password)).ok;
+      const ok =
+        Buffer.byteLength(password, 'utf8') <= rules.maxPasswordBytes &&
+        (await uncounted(subject, context, passwords.verify(user.passwordHash, password))).ok;
       if (!ok) {
         await audit?.record('login.failed', { userId: user.id, context, detail: { reason: 'wrong_current_password' } });
       } else if (user.totpEnabled) {
-        await throttle.firstFactorPassed(subject, context);
+        await throttle.takeBack(subject, context);
       } else {
         await throttle.succeeded(subject, context);
       }

@@ -3,8 +3,23 @@ import { deflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { AppError } from '../../src/errors.js';
+import { createQrScanner } from '../../src/qr/qr-scan.js';
 import { encodeMatrix, PNG_SIGNATURE, pngChunk, renderPng } from '../../src/qr/render-png.js';
+import { decodeQr } from '../../src/qr/scan-decode.js';
+import { readImageHeader } from '../../src/qr/image-header.js';
+import { createBudgetSlot } from '../../src/workers/cpu-budget.js';
+import { createCpuPool } from '../../src/workers/cpu-pool.js';
 import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
+import {
+  checkerboardPng,
+  hugePalettePng,
+  interlaced16BitPng,
+  jpegOf,
+  noisePng,
+  paste,
+  texturedCanvas,
+} from '../helpers/crafted-images.js';
 
 type Session = Awaited<ReturnType<typeof signUp>>;
 
@@ -200,6 +215,35 @@ describe('POST /qr/scan', () => {
     expectError(await scan(bombJpeg(small, 60_000, 60_000), 'image/jpeg'), 422, 'IMAGE_TOO_LARGE');
   });
 
+  it('refuses a PNG whose data inflates past its header, interlaced or not', async () => {
+    // The decoder (stb_image) would grow its buffer for as long as the data goes on.
+    const plain = bombPng(100, 100, { inflated: 64 * 1024 * 1024 });
+    assert.ok(plain.length < 100 * 1024, `${plain.length} bytes inflating to 64 MiB`);
+    expectError(await scan(plain, 'image/png'), 422, 'INVALID_IMAGE');
+  });
+
+  it('answers 422 INVALID_IMAGE for a PNG with too little data for its header', async () => {
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(100, 0);
+    header.writeUInt32BE(100, 4);
+    header[8] = 8;
+    const short = Buffer.concat([
+      PNG_SIGNATURE,
+      pngChunk('IHDR', header),
+      pngChunk('IDAT', deflateSync(Buffer.alloc(50 * 101))),
+      pngChunk('IEND', Buffer.alloc(0)),
+    ]);
+    expectError(await scan(short, 'image/png'), 422, 'INVALID_IMAGE');
+  });
+
+  it('reads the badge in a photo-like JPEG (textured, lit unevenly, 3 MP)', async () => {
+    const photo = texturedCanvas(2000, 1500);
+    paste(photo, readPng(badge.png), 800, 500);
+    const res = await scan(jpegOf(photo, 80), 'image/jpeg');
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().data, badge.data);
+  });
+
   it('answers 415 for other content types', async () => {
     expectError(await scan('hello', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectError(await scan(badge.png, 'image/gif'), 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -220,5 +264,115 @@ describe('POST /qr/scan', () => {
       'multipart/form-data',
     ]);
     assert.ok(spec.paths['/auth/qr-login/start']?.post);
+  });
+});
+
+describe('POST /qr/scan with hostile images (security finding: one small image stopped the service)', () => {
+  let t: TestApp;
+  let token: string;
+  const scan = (body: Buffer, contentType = 'image/png') =>
+    t.app.inject({ method: 'POST', url: '/qr/scan', payload: body, headers: { 'content-type': contentType, ...bearer(token) } });
+
+  /** Liveness answers that arrive while `scan` is still in flight. */
+  async function livenessAnswersDuring(inFlight: Promise<unknown>): Promise<number> {
+    let done = false;
+    void inFlight.finally(() => {
+      done = true;
+    });
+    let answered = 0;
+    while (!done) {
+      // inject() never leaves the loop's microtasks: give the loop a turn, as a socket would.
+      await new Promise((resolve) => setImmediate(resolve));
+      const res = await t.app.inject({ url: '/health/live' });
+      assert.equal(res.statusCode, 200);
+      if (!done) answered += 1;
+    }
+    return answered;
+  }
+
+  before(async () => {
+    t = await buildTestApp();
+    token = (await signUp(t.app)).token;
+  });
+  after(() => t.close());
+
+  const hostile: [string, () => Buffer][] = [
+    ['a 4000×4000 1-bit checkerboard (7.5 KB)', () => checkerboardPng(4000)],
+    ['a 2000×2000 checkerboard of 4 px squares', () => checkerboardPng(2000, 4)],
+    ['2000×2000 pixels of 1-bit noise', () => noisePng(2000)],
+    ['a 4000×4000 image using a 256-colour palette', () => hugePalettePng(4000)],
+  ];
+  for (const [name, make] of hostile) {
+    it(`keeps /health/live answering while it reads ${name}, then refuses it with a 422`, async () => {
+      const png = make();
+      const pending = scan(png);
+      // On the event loop, the decode let no liveness request through until it was done.
+      assert.ok((await livenessAnswersDuring(pending)) >= 3, 'liveness answered while the image was read');
+      const res = await pending;
+      assert.equal(res.statusCode, 422, res.body);
+      assert.ok(['NO_QR_FOUND', 'IMAGE_TOO_COMPLEX'].includes(res.json().code), res.body);
+    });
+  }
+
+  it('refuses a 16-bit interlaced 4000×4000 PNG (~130 KB, 128 MB of samples) by its header, before decoding', async () => {
+    const png = interlaced16BitPng(4000);
+    assert.ok(png.length < 200 * 1024, `${png.length} bytes`);
+    const res = await scan(png);
+    assert.equal(res.statusCode, 422, res.body);
+    assert.equal(res.json().code, 'IMAGE_TOO_LARGE');
+    assert.match(res.json().detail, /MB/);
+  });
+});
+
+describe('the QR scanner: budgets and queue', () => {
+  const pools: ReturnType<typeof createCpuPool>[] = [];
+  const poolOf = (maxThreads: number) => {
+    const pool = createCpuPool({ maxThreads });
+    pools.push(pool);
+    return pool;
+  };
+  after(() => Promise.all(pools.map((p) => p.close())));
+  const badge = renderPng(encodeMatrix('USER:1|EMAIL:a@example.com|ROLE:student'), { margin: 4 });
+  const refusedWith = (code: string, status = 422) => (error: unknown) => {
+    assert.ok(error instanceof AppError, String(error));
+    assert.equal(error.code, code);
+    assert.equal(error.statusCode, status);
+    return true;
+  };
+
+  it('stops a search that outruns its CPU budget with 422 IMAGE_TOO_COMPLEX, and reads the next image on a fresh worker', async () => {
+    const pool = poolOf(1);
+    const tight = createQrScanner({ pool, budget: { cpuMs: 30 } });
+    await assert.rejects(tight.read(checkerboardPng(4000)), refusedWith('IMAGE_TOO_COMPLEX'));
+    assert.equal(await createQrScanner({ pool }).read(badge), 'USER:1|EMAIL:a@example.com|ROLE:student');
+  });
+
+  it('refuses an image needing more decode memory than its budget, from the header alone', async () => {
+    const scanner = createQrScanner({ pool: poolOf(1), budget: { maxDecodeBytes: 1024 * 1024 } });
+    await assert.rejects(scanner.read(renderPng(encodeMatrix('x'), { margin: 4, size: 2000 })), refusedWith('IMAGE_TOO_LARGE'));
+  });
+
+  it('answers 429 BUSY with Retry-After once two images per worker are waiting or running', async () => {
+    const scanner = createQrScanner({ pool: poolOf(1), budget: { cpuMs: 2000 } });
+    const admitted = [scanner.read(badge), scanner.read(badge)];
+    await assert.rejects(scanner.read(badge), (error: unknown) => {
+      assert.ok(refusedWith('BUSY', 429)(error) && error instanceof AppError);
+      assert.equal(error.headers['Retry-After'], '4');
+      return true;
+    });
+    assert.deepEqual(await Promise.all(admitted), Array(2).fill('USER:1|EMAIL:a@example.com|ROLE:student'));
+  });
+
+  it('reads with no network: the decoder WebAssembly comes from node_modules, never a CDN', async () => {
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = () => Promise.reject(new Error('no network in this test'));
+    try {
+      const header = readImageHeader(badge);
+      assert.ok(header !== null);
+      const outcome = await decodeQr({ bytes: badge, format: 'png', inflatedBytes: header.inflatedBytes, slot: createBudgetSlot() });
+      assert.deepEqual(outcome, { texts: ['USER:1|EMAIL:a@example.com|ROLE:student'] });
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 });

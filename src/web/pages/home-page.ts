@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { response } from '../../http/doc-schemas.js';
 import { API_VERSION } from '../../http/openapi.js';
+import { apiHeaders, pageHeaders } from '../../http/security-headers.js';
 import { notice } from '../forms.js';
 import { html } from '../html.js';
 import { webContext, type WebKit } from '../web-kit.js';
@@ -18,6 +19,8 @@ const AboutSchema = Type.Object(
 
 export function homePage(deps: { kit: WebKit }) {
   const { kit } = deps;
+  const jsonHeaders = apiHeaders();
+  const pageOnly = Object.keys(pageHeaders()).filter((name) => !(name in jsonHeaders));
   return async (app: FastifyInstance) => {
     app.get(
       '/',
@@ -31,7 +34,12 @@ export function homePage(deps: { kit: WebKit }) {
         },
       },
       async (request, reply) => {
-        if (!wantsHtml(request)) return { message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' };
+        if (!wantsHtml(request)) {
+          // The old service's clients get the API's headers, as on every other JSON answer.
+          for (const name of pageOnly) reply.removeHeader(name);
+          reply.headers(jsonHeaders);
+          return { message: 'User/Auth/QR Microservice API', version: API_VERSION, docs: '/docs' };
+        }
         const user = webContext(request).user;
         const signedOut = (request.query as Record<string, unknown>)['signed-out'] === '1';
         const main =

@@ -1,0 +1,8 @@
+/**
+ * Entry of the CPU worker threads (workers/cpu-pool.ts starts them): every CPU-heavy task the
+ * service runs off the event loop, by name. Built as its own file beside main.mjs by
+ * scripts/bundle.mjs; run as it is from src/ under tsx.
+ */
+export { hashPassword, verifyArgon2, verifyBcrypt } from './auth/password-hashing.js';
+export { drawQrTask } from './qr/draw-qr.js';
+export { decodeQr } from './qr/scan-decode.js';
