@@ -18,7 +18,7 @@
 //   their code would be pre-parsed at every start.
 // Code behind a dynamic import() (the stores, metrics, Redis, mail) goes to chunks of its own
 // (splitting): an external imported there is loaded only when that chunk is.
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 
@@ -89,7 +89,7 @@ mkdirSync(WEB_ASSETS, { recursive: true });
 for (const file of readdirSync('src/web/assets')) {
   if (file.endsWith('.css') || file.endsWith('.svg')) copyFileSync(path.join('src/web/assets', file), path.join(WEB_ASSETS, file));
 }
-const islands = readdirSync('src/web/islands')
+const islands = (existsSync('src/web/islands') ? readdirSync('src/web/islands') : [])
   .filter((f) => f.endsWith('.ts') && !f.startsWith('_') && !f.endsWith('.d.ts'))
   .map((f) => path.join('src/web/islands', f));
 if (islands.length > 0) {
