@@ -21,6 +21,8 @@ console.log(`HTTP suites run on: ${postgres ? 'PostgreSQL (TEST_HTTP_STORE=postg
 if (!process.env.TEST_POSTGRES_URL) console.log('PostgreSQL: skipped (set TEST_POSTGRES_URL)');
 if (!process.env.TEST_MONGODB_URL) console.log('MongoDB: skipped (set TEST_MONGODB_URL)');
 if (!process.env.TEST_REDIS_URL) console.log('Redis: skipped (set TEST_REDIS_URL)');
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(chromium)) console.log(`Browser suite (test/browser): skipped (${chromium} not found; apt-get install chromium)`);
 
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -99,9 +99,14 @@ export const PAGE_CSP = {
   frameAncestors: ["'none'"],
 };
 
-/** The headers of a web page: every helmet header, the pages' CSP, and no caching of what they show. */
+/**
+ * The headers of a web page: every helmet header, the pages' CSP, and no caching of what they show.
+ * Referrer-Policy same-origin, not no-referrer: under no-referrer a browser sends `Origin: null`
+ * with a form post, and the pages' CSRF check needs the real origin of their own forms. Other
+ * sites still get no referrer at all.
+ */
 export function pageHeaders(): Record<string, string> {
-  return { ...securityHeaders(PAGE_CSP), 'cache-control': 'no-store' };
+  return { ...securityHeaders(PAGE_CSP), 'referrer-policy': 'same-origin', 'cache-control': 'no-store' };
 }
 
 /** Swagger UI's pages and assets: every helmet header (its own CSP replaces the API's). */

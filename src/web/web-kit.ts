@@ -42,7 +42,7 @@ export interface WebKit {
 }
 
 /** A path on this service for a `next` parameter: relative, no scheme, no `//`, no backslash. */
-export function safeNext(value: unknown, fallback = '/account'): string {
+export function safeNext(value: unknown, fallback = '/'): string {
   if (typeof value !== 'string' || value.length > 512) return fallback;
   if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\') || /\p{Cc}/u.test(value)) return fallback;
   return value;
