@@ -58,6 +58,7 @@ const MFA_VERIFY = ['POST /auth/2fa/verify', 'POST /sign-in/code'];
 
 /** Routes where a signed-in user types a password or a code again. */
 const REAUTH = [
+  'POST /account/confirm',
   'POST /users/me/password',
   'POST /auth/2fa/totp/setup',
   'POST /auth/2fa/totp/confirm',

@@ -16,6 +16,7 @@ import { StoreUnavailable } from '../store/store.js';
 import { ASSETS_PREFIX, type WebAssets } from './assets.js';
 import { createCsrf } from './csrf.js';
 import { html } from './html.js';
+import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
 import { createWebKit, errorMain, type WebKit } from './web-kit.js';
@@ -85,6 +86,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
 
     await app.register(homePage({ kit }));
     await app.register(signInPages({ ...deps, kit }));
+    await app.register(confirmPage({ ...deps, kit }));
   };
 
   return {

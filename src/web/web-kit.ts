@@ -39,6 +39,12 @@ export interface WebKit {
   requireUser(request: FastifyRequest, reply: FastifyReply): User | null;
   /** The signed-in admin; others get the 403 page (null: the reply is sent). */
   requireAdmin(request: FastifyRequest, reply: FastifyReply): User | null;
+  /**
+   * The signed-in user, if they signed in (or typed their password again) within the last
+   * REAUTH_WINDOW_MS; else a redirect to /account/confirm, which comes back to `back` (a page to
+   * show again, for a form post) after the password. For changing the password, 2FA or the email.
+   */
+  requireFresh(request: FastifyRequest, reply: FastifyReply, back?: string): User | null;
 }
 
 /** A path on this service for a `next` parameter: relative, no scheme, no `//`, no backslash. */
@@ -51,6 +57,9 @@ export function safeNext(value: unknown, fallback = '/'): string {
 export const webContext = (request: FastifyRequest): WebContext => request.web as WebContext;
 
 const HIDDEN = { hide: true };
+
+/** How recent a sign-in must be for a sensitive change without typing the password again. */
+export const REAUTH_WINDOW_MS = 5 * 60_000;
 
 export function createWebKit(deps: { siteName: string; assets: WebAssets; csrf: Csrf; ownOrigin: (request: FastifyRequest) => string }): WebKit {
   const { siteName, assets, csrf } = deps;
@@ -116,6 +125,16 @@ export function createWebKit(deps: { siteName: string; assets: WebAssets; csrf: 
       if (user !== null) return user;
       const next = request.method === 'GET' ? request.url : '/account';
       kit.redirect(reply, `/sign-in?next=${encodeURIComponent(next)}`);
+      return null;
+    },
+
+    requireFresh(request, reply, back) {
+      const user = kit.requireUser(request, reply);
+      if (user === null) return null;
+      const session = webContext(request).session;
+      if (session !== null && Date.now() - session.createdAt.getTime() < REAUTH_WINDOW_MS) return user;
+      const next = back ?? (request.method === 'GET' ? request.url : '/account');
+      kit.redirect(reply, `/account/confirm?next=${encodeURIComponent(next)}`);
       return null;
     },
 
