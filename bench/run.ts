@@ -15,6 +15,7 @@ import { BENCH_RATE_LIMITS, type Child, REPO_ROOT, rssMb, SERVICE_ENTRY, SERVICE
 import { formatTable, type Report, writeReport } from './report.js';
 import * as s from './scenarios.js';
 import { qrPng, qrSvg } from './scenarios-qr.js';
+import { loginTiming } from './scenarios-login-timing.js';
 import { meDuringScans } from './scenarios-scan.js';
 import { seedDatabase } from './seed.js';
 
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
     'me-during-scans': meDuringScans,
     login: s.loginScenario,
     register: s.register,
+    'login-timing': loginTiming,
     'qr-png': qrPng,
     'qr-svg': qrSvg,
     'users-page': s.usersPage,

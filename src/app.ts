@@ -10,6 +10,7 @@ import { auditRoutes } from './audit/audit-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { createEmailVerificationService } from './auth/email-verification-service.js';
+import { createLegacyHashWatch } from './auth/legacy-hashes.js';
 import { createPasswordHasher } from './auth/passwords.js';
 import { deriveSecret, type KeySet } from './auth/keys.js';
 import { createLoginFlow } from './auth/login-flow.js';
@@ -111,7 +112,10 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   // prom-client is loaded only when metrics are exposed.
   const metricsModule = exposeMetrics ? await import('./metrics/metrics.js') : null;
   const metrics = metricsModule?.createMetrics({ poolStats: metricsModule.poolStatsOf(store) }) ?? null;
-  const passwords = metrics === null ? createPasswordHasher() : metrics.timePasswords(createPasswordHasher());
+  // While imported bcrypt hashes remain, failed checks of every kind of account cost the same (passwords.ts).
+  const legacyHashes = createLegacyHashWatch(store);
+  const hasher = createPasswordHasher({ legacyHashesRemain: legacyHashes.remain });
+  const passwords = metrics === null ? hasher : metrics.timePasswords(hasher);
   const passwordRules = { minPasswordLength: config.passwords.minLength, maxPasswordBytes: config.passwords.maxBytes };
   const tokens = createTokenService({
     keys,

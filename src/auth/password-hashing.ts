@@ -5,7 +5,7 @@
  * libuv's pool at normal priority and compete with the event loop again.
  */
 import { hashSync, type Options, verifySync as verifyArgon2Sync } from '@node-rs/argon2';
-import { verifySync as verifyBcryptSync } from '@node-rs/bcrypt';
+import { hashSync as hashBcryptSync, verifySync as verifyBcryptSync } from '@node-rs/bcrypt';
 
 export const hashPassword = ({ password, options }: { password: string; options: Options }): string =>
   hashSync(password, options);
@@ -13,3 +13,6 @@ export const hashPassword = ({ password, options }: { password: string; options:
 export const verifyArgon2 = ({ hash, password }: { hash: string; password: string }): boolean => verifyArgon2Sync(hash, password);
 
 export const verifyBcrypt = ({ hash, password }: { hash: string; password: string }): boolean => verifyBcryptSync(password, hash);
+
+/** A bcrypt hash of the old service's cost, for the timing dummy of passwords.ts (made once). */
+export const hashBcrypt = ({ password, cost }: { password: string; cost: number }): string => hashBcryptSync(password, cost);
