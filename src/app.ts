@@ -154,6 +154,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     images: createQrImages({ maxEntries: 0, maxBytes: 0 }),
     issuer: config.totp.issuer,
     throttle,
+    sessions,
   });
   const health = createHealthService(store, config.dbTimeoutMs);
   // SMTP when SMTP_URL is set, else the development outbox (log + GET /admin/outbox).

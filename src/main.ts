@@ -2,6 +2,7 @@
  * Process entry: config -> store -> app -> listen; SIGTERM/SIGINT drain in-flight requests,
  * close the database and exit. Once listening, a few lines say where everything is.
  */
+import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import { buildApp, REDACT_PATHS } from './app.js';
 import { describeKeyLocation, resolveKeySet } from './auth/keys.js';
@@ -27,7 +28,9 @@ async function main(): Promise<void> {
   }
 
   // Readable lines on a terminal in development, JSON everywhere else (production, pipes, CI).
-  const pretty = config.nodeEnv !== 'production' && process.stdout.isTTY === true;
+  // pino-pretty is a development dependency: a production install (the image) has none, and falls
+  // back to JSON lines even on a terminal.
+  const pretty = config.nodeEnv !== 'production' && process.stdout.isTTY === true && installed('pino-pretty');
   // JSON lines go out asynchronously, in batches (logging/batched-destination.ts). What is still
   // gathered is written on every exit: the ones below, a failed start-up, an uncaught exception.
   const destination = pretty ? undefined : createBatchedDestination({ fd: 1, flushOnExit: true });
@@ -151,6 +154,15 @@ function serverOf(url: string): { hosts: string; path: string } {
   const shown = safe && hosts !== '' && hosts.split(',').every((h) => HOST_RE.test(h)) ? hosts : '(host not shown)';
   const name = path.join('/');
   return { hosts: shown, path: safe && /^[\w.-]+$/.test(name) ? name : '' };
+}
+
+function installed(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -57,3 +57,38 @@ describe('the repository holds no secrets (defect 11)', { skip: isGitCheckout ? 
     assert.deepEqual(missing, []);
   });
 });
+
+describe('dependencies are declared honestly', () => {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    engines: { node: string };
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+  const installedMajor = (name: string) =>
+    Number((JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version.split('.')[0]);
+
+  it('asks for the Node.js that has every API the code uses (zlib.crc32 arrived in 20.15)', () => {
+    const usesCrc32 = readFileSync(path.join(REPO_ROOT, 'src/qr/render-png.ts'), 'utf8').includes('crc32');
+    assert.ok(usesCrc32);
+    const [, major, minor] = /^>=(\d+)\.(\d+)/.exec(pkg.engines.node) ?? [];
+    assert.ok(Number(major) > 20 || (Number(major) === 20 && Number(minor) >= 15), `engines.node is ${pkg.engines.node}`);
+  });
+
+  it('keeps tools for a terminal out of the production install (pino-pretty)', () => {
+    assert.equal(pkg.dependencies['pino-pretty'], undefined);
+    assert.ok(pkg.devDependencies['pino-pretty']);
+  });
+
+  // DefinitelyTyped's majors lag behind some packages' (no @types/better-sqlite3 12 exists), but
+  // types AHEAD of their package describe an API it does not have (@types/nodemailer 8 against 7).
+  it('pins nothing to an exact version, and no types are of a later major than their package', () => {
+    for (const [name, range] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
+      assert.match(range, /^[\^~]/, `${name}@${range}: an exact pin needs a reason written down; none is`);
+      if (name.startsWith('@types/') && name !== '@types/node') {
+        const described = name.slice('@types/'.length).replace(/^(.+)__(.+)$/, '@$1/$2');
+        const ownMajor = existsSync(path.join(REPO_ROOT, 'node_modules', described, 'package.json')) ? installedMajor(described) : null;
+        if (ownMajor !== null) assert.ok(installedMajor(name) <= ownMajor, `${name} ${installedMajor(name)}.x describes ${described} ${ownMajor}.x`);
+      }
+    }
+  });
+});

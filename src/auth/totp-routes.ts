@@ -124,7 +124,9 @@ export function totpRoutes(deps: {
           tags: ['auth'],
           summary: 'Turn TOTP off',
           description:
-            'Needs the password and a current code (or a recovery code). Deletes the secret and the recovery codes.',
+            'Needs the password and a current code (or a recovery code). Deletes the secret and the recovery codes. ' +
+            "Every other session of the user ends and older access tokens are refused, as after a password change: " +
+            "this token's session keeps going (send its new tokens from POST /auth/refresh).",
           security: bearer,
           body: TotpDisableBodySchema,
           response: {
@@ -138,7 +140,7 @@ export function totpRoutes(deps: {
         },
       },
       async (request, reply) => {
-        await totp.disable(currentUser(request), request.body.password, request.body.code, requestContext(request));
+        await totp.disable(currentUser(request), request.body.password, request.body.code, requestContext(request), request.tokenClaims?.sid);
         return reply.code(204).send(null);
       },
     );

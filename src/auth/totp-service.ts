@@ -20,7 +20,7 @@ import { challengeData, invalidChallenge, type LoginFlow } from './login-flow.js
 import { createLoginThrottle, type LoginThrottle, userSubject } from './login-throttle.js';
 import type { PasswordHasher } from './passwords.js';
 import { generateRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes.js';
-import { hashToken, type SessionIssuer } from './session-service.js';
+import { hashToken, type SessionIssuer, type SessionService } from './session-service.js';
 
 /** Wrong codes one login challenge takes before it is gone (log in again). */
 export const MAX_ATTEMPTS = 5;
@@ -47,8 +47,13 @@ export interface TotpService {
   verifyLogin<T>(mfaToken: string, code: string, context: RequestContext, issuer: SessionIssuer<T>): Promise<T>;
   /** The user a live login challenge belongs to (without using it up), for per-user limits. */
   challengeUserOf(mfaToken: string): Promise<string | null>;
-  disable(user: User, password: string, code: string, context: RequestContext): Promise<void>;
-  /** An admin clears a user's TOTP and recovery codes (a lost phone). */
+  /**
+   * Turns TOTP off, with the password and a code. Like a password change, every other session of
+   * the user ends and every older access token is refused: `keepSessionId` (the session making
+   * the change) stays.
+   */
+  disable(user: User, password: string, code: string, context: RequestContext, keepSessionId?: string): Promise<void>;
+  /** An admin clears a user's TOTP and recovery codes (a lost phone); every session of the user ends. */
   reset(actor: User, userId: string, context: RequestContext): Promise<void>;
   /** New recovery codes (the old ones stop working), against a current TOTP code. */
   regenerateRecoveryCodes(user: User, code: string, context: RequestContext): Promise<string[]>;
@@ -65,6 +70,8 @@ export interface TotpServiceDeps {
   issuer: string;
   /** Counts and locks attempts, shared with the logins; one over the same store by default. */
   throttle?: LoginThrottle;
+  /** Ends sessions when the second factor goes (disable, an admin's reset). */
+  sessions: Pick<SessionService, 'revokeEverything'>;
 }
 
 const totpErrors = {
@@ -235,7 +242,7 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       return (await store.oneTimeTokens.find(hashToken(mfaToken), 'mfa', new Date()))?.userId ?? null;
     },
 
-    async disable(user, password, code, context) {
+    async disable(user, password, code, context, keepSessionId) {
       if (!user.totpEnabled) throw totpErrors.notEnabled();
       await claim(user, context);
       // The password first: a wrong one does not burn a TOTP step or a recovery code.
@@ -250,6 +257,9 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       }
       await succeeded(user, context);
       await clearSecondFactor(user.id);
+      // Whoever had got past the second factor elsewhere (a stolen session) must face it no more
+      // easily than the password: the other sessions end, as after a password change.
+      await deps.sessions.revokeEverything(user.id, keepSessionId);
       await audit.record('mfa.disabled', { userId: user.id, context, detail: { method: check.method } });
     },
 
@@ -258,6 +268,8 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       const target = await store.findUserById(userId);
       if (target === null) throw errors.userNotFound();
       await clearSecondFactor(userId);
+      // A lost (perhaps stolen) phone: every session of the user ends; they sign in again.
+      await deps.sessions.revokeEverything(userId);
       await audit.record('mfa.reset', { userId, actorId: actor.id, context, detail: { was_enabled: target.totpEnabled } });
     },
 

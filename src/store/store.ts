@@ -226,9 +226,13 @@ export interface Store {
   /** Users ordered by id ascending (keyset paging). */
   listUsers(query: ListUsersQuery): Promise<User[]>;
   countUsers(filter?: { role?: Role }): Promise<number>;
-  updateUser(id: string, patch: UserPatch): Promise<User | null>;
+  /**
+   * With `keepEnabledAdmin`, atomically refuses (LastAdmin) a change that would leave no enabled
+   * admin: of two admins demoting or disabling each other at the same moment, one wins.
+   */
+  updateUser(id: string, patch: UserPatch, options?: AdminGuard): Promise<User | null>;
   /** Deletes the user and everything that belongs to them; false when there was no such user. */
-  deleteUser(id: string): Promise<boolean>;
+  deleteUser(id: string, options?: AdminGuard): Promise<boolean>;
   /**
    * Atomically increments the user's token version and empties their revoked sessions (every token
    * issued before is refused by its version now); returns the new version, or null.
@@ -251,6 +255,19 @@ export interface Store {
   /** Resolves when the database answers; rejects with StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface AdminGuard {
+  /** The write happens only if at least one enabled admin remains after it (else LastAdmin). */
+  keepEnabledAdmin?: boolean;
+}
+
+/** The write would have left no enabled admin (see AdminGuard); nothing was changed. */
+export class LastAdmin extends Error {
+  constructor() {
+    super('the last enabled admin cannot be demoted, disabled or deleted');
+    this.name = 'LastAdmin';
+  }
 }
 
 /** A unique constraint was violated. `field` names which one, when the database tells. */

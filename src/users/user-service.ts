@@ -8,7 +8,7 @@ import type { PasswordHasher } from '../auth/passwords.js';
 import type { SessionService } from '../auth/session-service.js';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { AppError, errors, ValidationFailed } from '../errors.js';
-import { Conflict, type Role, type Store, type User, type UserPatch } from '../store/store.js';
+import { Conflict, LastAdmin, type Role, type Store, type User, type UserPatch } from '../store/store.js';
 import { newId } from './ids.js';
 import { normalizeUsername, usernameProblem } from './usernames.js';
 
@@ -180,18 +180,13 @@ export function createUserService(deps: UserServiceDeps): UserService {
     }
   }
 
-  /** 409 when `target` is the last enabled admin: someone must always be able to administer. */
-  async function assertNotLastAdmin(target: User): Promise<void> {
-    if (target.role !== 'admin' || target.disabled) return;
-    if ((await store.countUsers({ role: 'admin' })) <= 1) throw errors.lastAdmin();
-    // Disabled admins do not count: look for another enabled one (admins are few; pages are cheap).
-    const pageSize = 100;
-    let after: string | undefined;
-    for (;;) {
-      const page = await store.listUsers({ role: 'admin', limit: pageSize, after });
-      if (page.some((u) => u.id !== target.id && !u.disabled)) return;
-      if (page.length < pageSize) throw errors.lastAdmin();
-      after = page.at(-1)?.id;
+  /** A store write that may meet the last-admin guard, with its refusal as 409 LAST_ADMIN. */
+  async function guardingLastAdmin<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof LastAdmin) throw errors.lastAdmin();
+      throw error;
     }
   }
 
@@ -299,9 +294,10 @@ export function createUserService(deps: UserServiceDeps): UserService {
       if (actor.role !== 'admin' && actor.id !== id) throw errors.forbidden();
       const target = await store.findUserById(id);
       if (target === null) throw errors.userNotFound();
-      await assertNotLastAdmin(target);
       // Sessions and pending tokens go with the user; their access tokens fail the user look-up.
-      if (!(await store.deleteUser(id))) throw errors.userNotFound();
+      // The last enabled admin stays (atomically, in the store: two admins deleting each other
+      // at once cannot leave none).
+      if (!(await guardingLastAdmin(() => store.deleteUser(id, { keepEnabledAdmin: true })))) throw errors.userNotFound();
       await throttle.lift(id);
       await audit?.record('user.deleted', { userId: id, actorId: actor.id, context, detail: { email: target.email } });
     },
@@ -326,7 +322,6 @@ export function createUserService(deps: UserServiceDeps): UserService {
       checkFullName(changes.fullName);
       const patch = diff(target, { ...changes, username });
       if (Object.keys(patch).length === 0) return target;
-      if ((patch.role !== undefined && target.role === 'admin') || patch.disabled === true) await assertNotLastAdmin(target);
       const [byEmail, byUsername] = await Promise.all([
         patch.email === undefined ? null : store.findUserByEmail(patch.email),
         patch.username === undefined ? null : store.findUserByUsername(patch.username),
@@ -337,7 +332,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
       let updated: User | null;
       try {
-        updated = await store.updateUser(id, patch);
+        // Someone must always be able to administer: the store refuses, atomically, a demotion or
+        // disabling that would leave no enabled admin (409 LAST_ADMIN).
+        updated = await guardingLastAdmin(() => store.updateUser(id, patch, { keepEnabledAdmin: true }));
       } catch (error) {
         // The unique indexes decide a race the look-up above lost.
         if (error instanceof Conflict) throw errors.userExists();

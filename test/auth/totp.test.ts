@@ -393,6 +393,29 @@ describe('TOTP second factor', () => {
       assert.ok((await auditTypes(account.id)).includes('mfa.disabled'));
     });
 
+    it('ends every other session, as a password change does; this one refreshes on', async () => {
+      const account = await signUp(t.app);
+      const { secret } = await enable(account);
+      const pairOf = async () => {
+        const mfa = await challenge(account);
+        await t.store.updateUser(account.id, { totpLastStep: 0 });
+        const res = await verify(mfa, codeFor(secret, -1));
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json() as { access_token: string; refresh_token: string };
+      };
+      const here = await pairOf();
+      const elsewhere = await pairOf();
+      await t.store.updateUser(account.id, { totpLastStep: 0 });
+      const res = await post('/auth/2fa/totp/disable', { password: account.body.password, code: codeFor(secret, 1) }, here.access_token);
+      assert.equal(res.statusCode, 204, res.body);
+      const refresh = (token: string) => t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
+      assert.equal((await t.app.inject({ url: '/users/me', headers: bearer(elsewhere.access_token) })).statusCode, 401);
+      assert.equal((await refresh(elsewhere.refresh_token)).statusCode, 401, 'the other session is over');
+      const renewed = await refresh(here.refresh_token);
+      assert.equal(renewed.statusCode, 200, 'this one goes on');
+      assert.equal((await t.app.inject({ url: '/users/me', headers: bearer(renewed.json().access_token) })).statusCode, 200);
+    });
+
     it('takes a recovery code instead of a TOTP code', async () => {
       const account = await signUp(t.app);
       const { recoveryCodes } = await enable(account);
@@ -435,14 +458,18 @@ describe('TOTP second factor', () => {
       await enable(account);
       const res = await t.app.inject({ method: 'DELETE', url: `/users/${account.id}/2fa`, headers: bearer(admin.token) });
       assert.equal(res.statusCode, 204, res.body);
+      assert.equal((await t.app.inject({ url: '/users/me', headers: bearer(account.token) })).statusCode, 401, 'every session of the user ended');
+      assert.deepEqual(await t.store.sessions.listActive(account.id, new Date()), []);
       const user = await t.store.findUserById(account.id);
       assert.equal(user?.totpEnabled, false);
       assert.equal(user?.totpSecret, null);
       assert.equal(await t.store.oneTimeTokens.countForUser(account.id, 'recovery'), 0);
-      assert.equal((await passwordLogin(account)).statusCode, 200);
+      const again = await passwordLogin(account);
+      assert.equal(again.statusCode, 200);
       const [reset] = await t.store.audit.list({ limit: 1, userId: account.id, type: 'mfa.reset' });
       assert.equal(reset?.actorId, admin.id);
-      assert.equal((await setup(account)).statusCode, 200, 'the user can set it up again');
+      const signedInAgain = { ...account, token: again.json().access_token as string };
+      assert.equal((await setup(signedInAgain)).statusCode, 200, 'the user can set it up again');
     });
 
     it('is for admins only, and 404 for an unknown user', async () => {

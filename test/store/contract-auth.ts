@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { Session, Store } from '../../src/store/store.js';
+import { LastAdmin, type Session, type Store } from '../../src/store/store.js';
 import { newId } from '../../src/users/ids.js';
 import { aUser } from './contract.js';
 
@@ -89,6 +89,32 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
         await store.bumpTokenVersion(user.id);
         assert.deepEqual((await store.findUserById(user.id))?.revokedSessions, []);
         assert.equal(await store.addRevokedSession(newId(), fresh, now), null);
+      });
+
+      it('keeps an enabled admin when two demote, disable or delete each other at the same moment', async () => {
+        for (const write of ['demote', 'disable', 'delete'] as const) {
+          for (let round = 0; round < 5; round++) {
+            const a = await store.insertUser(aUser({ role: 'admin' }));
+            const b = await store.insertUser(aUser({ role: 'admin' }));
+            const act = (id: string) =>
+              write === 'delete'
+                ? store.deleteUser(id, { keepEnabledAdmin: true })
+                : store.updateUser(id, write === 'demote' ? { role: 'teacher' } : { disabled: true }, { keepEnabledAdmin: true });
+            const settled = await Promise.allSettled([act(a.id), act(b.id)]);
+            assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 1, `${write}: exactly one wins`);
+            const refused = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+            assert.ok(refused.reason instanceof LastAdmin, `${write}: the other is refused with LastAdmin`);
+            const left = await Promise.all([a.id, b.id].map((id) => store.findUserById(id)));
+            assert.equal(left.filter((u) => u !== null && u.role === 'admin' && !u.disabled).length, 1, `${write}: one enabled admin left`);
+            // Clean up for the next round: no admin left behind to make the next pair not the last.
+            for (const u of left) if (u !== null) await store.deleteUser(u.id);
+          }
+        }
+        const only = await store.insertUser(aUser({ role: 'admin' }));
+        await assert.rejects(store.updateUser(only.id, { role: 'student' }, { keepEnabledAdmin: true }), LastAdmin);
+        assert.equal((await store.updateUser(only.id, { fullName: 'Still the admin' }, { keepEnabledAdmin: true }))?.role, 'admin');
+        await assert.rejects(store.deleteUser(only.id, { keepEnabledAdmin: true }), LastAdmin);
+        assert.ok(await store.findUserById(only.id), 'nothing changed');
       });
 
       it('tells whether any password hash of the old service (bcrypt) is left', async () => {

@@ -264,6 +264,25 @@ describe('PATCH /users/{user_id}: the last admin', () => {
     assert.equal(demoted.statusCode, 200, demoted.body);
     assert.equal(demoted.json().role, 'teacher');
   });
+
+  it('leaves an admin when the last two demote each other at the same moment', async () => {
+    const own = await buildTestApp();
+    try {
+      const first = await signUpAdmin(own);
+      const second = await signUpAdmin(own);
+      const demote = (id: string, token: string) =>
+        own.app.inject({ method: 'PATCH', url: `/users/${id}`, headers: bearer(token), payload: { role: 'teacher' } });
+      const answers = await Promise.all([demote(first.id, second.token), demote(second.id, first.token)]);
+      // The loser is refused by the guard (409 LAST_ADMIN), or, had the winner finished before it was
+      // even authenticated, by its own revoked token (401): either way, never two demotions.
+      const statuses = answers.map((a) => a.statusCode).sort();
+      assert.equal(statuses[0], 200, String(statuses));
+      assert.ok([401, 409].includes(statuses[1] as number), String(statuses));
+      assert.equal(await own.store.countUsers({ role: 'admin' }), 1, 'one admin left');
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe('POST /users (admin)', () => {

@@ -5,7 +5,7 @@
  * The auth data the old service never had lives in collections of its own (see auth-stores.ts).
  */
 import { type Filter, MongoClient, type MongoClientOptions } from 'mongodb';
-import { type ListUsersQuery, type NewUser, type Store, StoreUnavailable, type UserPatch } from '../store.js';
+import { type AdminGuard, LastAdmin, type ListUsersQuery, type NewUser, type Store, StoreUnavailable, type UserPatch } from '../store.js';
 import {
   authCollections,
   createMongoAuditStore,
@@ -63,6 +63,21 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     } catch (error) {
       throw translateMongoError(error);
     }
+  }
+
+  const isEnabledAdmin = (doc: Pick<UserDocument, 'role' | 'disabled'>) => doc.role === 'admin' && doc.disabled !== true;
+
+  /**
+   * Without multi-document transactions (a standalone server has none), the guard of the last
+   * admin is a compensation: the change is written, then, if no enabled admin is left, undone
+   * (`before`'s role and flag written back) and refused. Two admins demoting each other at the
+   * same moment are then both undone: nobody is left without an admin, for longer than a moment.
+   */
+  async function keepAnAdmin(_id: UserDocument['_id'], before: UserDocument): Promise<void> {
+    const remaining = await users.countDocuments({ role: 'admin', disabled: { $ne: true } });
+    if (remaining > 0) return;
+    await users.updateOne({ _id }, { $set: { role: before.role, disabled: before.disabled ?? false } });
+    throw new LastAdmin();
   }
 
   return {
@@ -145,22 +160,31 @@ export function openMongoStore(config: MongoStoreConfig): Store {
       );
     },
 
-    async updateUser(id, patch: UserPatch) {
+    async updateUser(id, patch: UserPatch, options: AdminGuard = {}) {
       const _id = toObjectId(id);
       if (_id === null) return null;
       return run(async () => {
         const set = patchToSet(patch);
-        const doc =
-          Object.keys(set).length === 0
-            ? await users.findOne({ _id })
-            : await users.findOneAndUpdate({ _id }, { $set: set }, { returnDocument: 'after' });
+        if (Object.keys(set).length === 0) {
+          const doc = await users.findOne({ _id });
+          return doc ? docToUser(doc) : null;
+        }
+        const before = await users.findOneAndUpdate({ _id }, { $set: set }, { returnDocument: 'before' });
+        if (before === null) return null;
+        if (options.keepEnabledAdmin && isEnabledAdmin(before)) await keepAnAdmin(_id, before);
+        const doc = await users.findOne({ _id });
         return doc ? docToUser(doc) : null;
       });
     },
 
-    async deleteUser(id) {
+    async deleteUser(id, options: AdminGuard = {}) {
       const _id = toObjectId(id);
       if (_id === null) return false;
+      if (options.keepEnabledAdmin) {
+        // Demoted first (guarded like any demotion), then deleted: a user who is no admin any more.
+        const demoted = await this.updateUser(id, { role: 'student', disabled: true }, options);
+        if (demoted === null) return false;
+      }
       return run(async () => {
         const result = await users.deleteOne({ _id });
         // No foreign keys here: what ON DELETE CASCADE does in SQL is done by hand, after the user

@@ -5,6 +5,8 @@
  */
 import { type Kysely, Migrator, type Selectable, sql, type Updateable } from 'kysely';
 import {
+  type AdminGuard,
+  LastAdmin,
   type ListUsersQuery,
   type NewUser,
   type RevokedSession,
@@ -95,6 +97,27 @@ export type Runner = <T>(work: () => Promise<T>) => Promise<T>;
 
 export function createSqlStore(parts: SqlDriverParts): Store {
   const { db, dialect, translateError, encodeDate, encodeBool } = parts;
+
+  /**
+   * Inside a transaction: throws LastAdmin when `id` is an enabled admin, would not be one after
+   * the write (`after` null: deleted), and no other enabled admin exists. On PostgreSQL the enabled
+   * admins' rows are locked first (FOR UPDATE): a concurrent demotion waits for this transaction
+   * and then sees its result. SQLite runs one write transaction at a time anyway.
+   */
+  async function guardLastAdmin(
+    trx: Kysely<Tables>,
+    id: string,
+    after: (target: { role: string; disabled: unknown }) => { role: string; disabled: boolean } | null,
+  ): Promise<void> {
+    let admins = trx.selectFrom('users').select(['id', 'role', 'disabled']).where('role', '=', 'admin').where('disabled', '=', encodeBool(false));
+    if (dialect === 'postgres') admins = admins.forUpdate();
+    const enabled = await admins.execute();
+    const target = enabled.find((a) => a.id === id);
+    if (target === undefined) return;
+    const next = after(target);
+    const stays = next !== null && next.role === 'admin' && !next.disabled;
+    if (!stays && enabled.length <= 1) throw new LastAdmin();
+  }
 
   let closed = false;
   const run: Runner = async (work) => {
@@ -242,23 +265,40 @@ export function createSqlStore(parts: SqlDriverParts): Store {
       });
     },
 
-    updateUser(id, patch: UserPatch) {
+    updateUser(id, patch: UserPatch, options: AdminGuard = {}) {
       return run(async () => {
-        const row = await db
-          .updateTable('users')
-          .set({ ...patchToRow(patch), row_version: sql`row_version + 1` })
-          .where('id', '=', id)
-          .returningAll()
-          .executeTakeFirst();
-        return row ? rowToUser(row) : null;
+        const update = (on: Kysely<Tables>) =>
+          on
+            .updateTable('users')
+            .set({ ...patchToRow(patch), row_version: sql`row_version + 1` })
+            .where('id', '=', id)
+            .returningAll()
+            .executeTakeFirst();
+        if (!options.keepEnabledAdmin) {
+          const row = await update(db);
+          return row ? rowToUser(row) : null;
+        }
+        return db.transaction().execute(async (trx) => {
+          const after = (target: { role: string; disabled: unknown }) => ({
+            role: patch.role ?? target.role,
+            disabled: patch.disabled ?? Boolean(target.disabled),
+          });
+          await guardLastAdmin(trx, id, after);
+          const row = await update(trx);
+          return row ? rowToUser(row) : null;
+        });
       });
     },
 
-    deleteUser(id) {
+    deleteUser(id, options: AdminGuard = {}) {
       // Sessions, refresh tokens and single-use tokens go with the user (ON DELETE CASCADE).
       return run(async () => {
-        const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-        return Number(result.numDeletedRows) > 0;
+        const remove = async (on: Kysely<Tables>) => Number((await on.deleteFrom('users').where('id', '=', id).executeTakeFirst()).numDeletedRows) > 0;
+        if (!options.keepEnabledAdmin) return remove(db);
+        return db.transaction().execute(async (trx) => {
+          await guardLastAdmin(trx, id, () => null);
+          return remove(trx);
+        });
       });
     },
 
