@@ -96,6 +96,13 @@ export interface Config {
   corsOrigins: string[];
   /** TOTP second factor: the issuer name authenticator apps show beside the account. */
   totp: { issuer: string };
+  /** The periodic purge of what is kept only for a while (maintenance/purger.ts). */
+  maintenance: {
+    /** Audit events older than this many days are purged; 0 keeps them for ever. */
+    auditRetentionDays: number;
+    /** Minutes between purge rounds; 0 turns the purge off (another instance, or a cron, runs it). */
+    purgeIntervalMinutes: number;
+  };
   /** Prometheus metrics: off unless a token or a port is set (never public by default). */
   metrics: { token: string | null; port: number | null; host: string };
   /** Outgoing mail (password reset, email verification). */
@@ -268,6 +275,10 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     redisUrl: parseRedisUrl(get('REDIS_URL'), problems),
     corsOrigins: parseCorsOrigins(get('CORS_ORIGINS'), problems),
     metrics: parseMetrics(get, int, problems),
+    maintenance: {
+      auditRetentionDays: int('AUDIT_RETENTION_DAYS', 365, 0, 36500),
+      purgeIntervalMinutes: int('PURGE_INTERVAL_MINUTES', 15, 0, 1440),
+    },
     totp: { issuer: parseTotpIssuer(get('TOTP_ISSUER'), problems) },
     mail: parseMail(get, problems),
   };

@@ -9,6 +9,7 @@ import { describeKeyLocation, resolveKeySet } from './auth/keys.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { ValidationFailed } from './errors.js';
 import { createBatchedDestination } from './logging/batched-destination.js';
+import { createPurger } from './maintenance/purger.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
@@ -66,6 +67,10 @@ async function main(): Promise<void> {
   }
 
   let closing = false;
+  // What is kept only for a while goes in small batches (maintenance/purger.ts); 0 turns it off.
+  const purger = createPurger({ store, policy: { auditRetentionDays: config.maintenance.auditRetentionDays }, log });
+  const stopPurge = config.maintenance.purgeIntervalMinutes > 0 ? purger.start(config.maintenance.purgeIntervalMinutes * 60_000) : () => {};
+
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
@@ -80,6 +85,7 @@ async function main(): Promise<void> {
       // SHUTDOWN_DELAY_MS: keep serving while load balancers polling /health/ready see 503 and
       // take this instance out of rotation; only then stop accepting connections.
       if (config.http.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.http.shutdownDelayMs));
+      stopPurge();
       await app.close();
       await store.close();
       log.info('shut down cleanly');

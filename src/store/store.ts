@@ -204,6 +204,24 @@ export interface ThrottleStore {
   clearSubject(subject: string): Promise<void>;
 }
 
+/**
+ * What the periodic purge removes (maintenance/purger.ts), each kind past its `cutoff`:
+ * - `one_time_tokens`: expired (reset and verification links, login challenges, QR sign-ins);
+ * - `sessions`: ended (revoked or expired) before the cutoff, with their refresh tokens;
+ * - `used_refresh_tokens`: refresh tokens used before the cutoff (kept a while for reuse detection);
+ * - `audit_events`: recorded before the cutoff (the retention);
+ * - `throttles`: attempt counters last touched before the cutoff (their locks long over).
+ */
+export type PurgeKind = 'one_time_tokens' | 'sessions' | 'used_refresh_tokens' | 'audit_events' | 'throttles';
+
+export interface PurgeStore {
+  /**
+   * Deletes at most `limit` rows of `kind` past `cutoff`, in one short statement (never one long
+   * transaction); returns how many. Safe to run on many instances at once: deletes are idempotent.
+   */
+  purge(kind: PurgeKind, cutoff: Date, limit: number): Promise<number>;
+}
+
 export interface ListUsersQuery {
   /** Page size, already bounded by the caller. */
   limit: number;
@@ -252,6 +270,7 @@ export interface Store {
   /** Audit events outlive the user they are about: deleting a user keeps them. */
   readonly audit: AuditStore;
   readonly throttles: ThrottleStore;
+  readonly purge: PurgeStore;
   /** Resolves when the database answers; rejects with StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

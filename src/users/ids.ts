@@ -42,6 +42,16 @@ export function newSequentialId(now: Date = new Date()): string {
   return buf.toString('hex');
 }
 
+/**
+ * The smallest id of either form made at `at`: every id created before it sorts below it (its
+ * seconds are smaller). Ids order by time, so "before `at`" is a range of the primary key.
+ */
+export function firstIdAt(at: Date): string {
+  const buf = Buffer.alloc(12);
+  buf.writeUInt32BE(Math.floor(at.getTime() / 1000) >>> 0, 0);
+  return buf.toString('hex');
+}
+
 const ID_RE = /^[0-9a-fA-F]{24}$/;
 
 /** Accepts any-case hex (as ObjectId did) and returns the canonical lowercase id, or null. */

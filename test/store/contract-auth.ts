@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { LastAdmin, type Session, type Store } from '../../src/store/store.js';
-import { newId } from '../../src/users/ids.js';
+import { newId, newSequentialId } from '../../src/users/ids.js';
 import { aUser } from './contract.js';
 
 const hash = () => randomBytes(32).toString('hex');
@@ -135,6 +135,65 @@ export function authDataContract(name: string, open: () => Promise<Store>): void
         const racing = await Promise.all(Array.from({ length: 8 }, () => store.claimTotpStep(user.id, 200)));
         assert.equal(racing.filter(Boolean).length, 1);
         assert.equal(await store.claimTotpStep(newId(), 1), false);
+      });
+    });
+
+    describe('purge (what is kept only for a while)', () => {
+      const ms = (iso: string) => new Date(iso);
+      it('removes expired one-time tokens a batch at a time, never live or lasting ones', async () => {
+        const user = await store.insertUser(aUser());
+        const token = (expiresAt: Date | null) => ({
+          hash: hash(),
+          purpose: 'password_reset' as const,
+          userId: user.id,
+          createdAt: ms('2030-01-01T00:00:00Z'),
+          expiresAt,
+          data: null,
+        });
+        for (let i = 0; i < 5; i++) await store.oneTimeTokens.insert(token(ms('2030-01-10T00:00:00Z')));
+        const live = token(ms('2030-01-20T00:00:00Z'));
+        const lasting = { ...token(null), purpose: 'recovery' as const };
+        await store.oneTimeTokens.insert(live);
+        await store.oneTimeTokens.insert(lasting);
+        assert.equal(await store.purge.purge('one_time_tokens', now, 3), 3, 'a batch of at most the limit');
+        assert.equal(await store.purge.purge('one_time_tokens', now, 3), 2);
+        assert.equal(await store.purge.purge('one_time_tokens', now, 3), 0);
+        assert.ok(await store.oneTimeTokens.find(live.hash, 'password_reset', now));
+        assert.ok(await store.oneTimeTokens.find(lasting.hash, 'recovery', now));
+      });
+
+      it('removes ended sessions with their refresh tokens, and refresh tokens used long ago', async () => {
+        const user = await store.insertUser(aUser());
+        const ended = aSession(user.id, { expiresAt: ms('2030-01-05T00:00:00Z') });
+        const revoked = aSession(user.id, { revokedAt: ms('2030-01-06T00:00:00Z') });
+        const live = aSession(user.id);
+        const [endedToken, liveToken] = [hash(), hash()];
+        await store.sessions.create(ended, endedToken);
+        await store.sessions.create(revoked, hash());
+        await store.sessions.create(live, liveToken);
+        const next = hash();
+        assert.equal(await store.sessions.rotate(liveToken, next, ms('2030-01-02T00:00:00Z')), true);
+        assert.equal(await store.purge.purge('sessions', now, 100), 2);
+        assert.equal(await store.sessions.findByTokenHash(endedToken), null, 'its refresh token went with it');
+        assert.deepEqual((await store.sessions.listActive(user.id, ms('2030-01-03T00:00:00Z'))).map((x) => x.id), [live.id]);
+        assert.equal(await store.purge.purge('used_refresh_tokens', now, 100), 1, 'the token used on the 2nd');
+        assert.equal(await store.sessions.findByTokenHash(liveToken), null);
+        assert.ok(await store.sessions.findByTokenHash(next), 'the unused one stays');
+      });
+
+      it('removes audit events before the cutoff, oldest first, and stale attempt counters', async () => {
+        for (const at of ['2029-01-01T00:00:00Z', '2029-06-01T00:00:00Z', '2030-01-14T00:00:00Z']) {
+          await store.audit.insert({ id: newSequentialId(ms(at)), at: ms(at), type: 'login.failed', userId: null, actorId: null, ip: null, userAgent: null, detail: null });
+        }
+        assert.equal(await store.purge.purge('audit_events', ms('2029-12-31T00:00:00Z'), 1), 1);
+        assert.equal(await store.purge.purge('audit_events', ms('2029-12-31T00:00:00Z'), 10), 1);
+        assert.deepEqual((await store.audit.list({ limit: 10 })).map((e) => e.at.toISOString()), ['2030-01-14T00:00:00.000Z']);
+
+        const policy = { threshold: 5, maxLockSeconds: 900 };
+        await store.throttles.claim('a'.repeat(64), 'user:old', policy, ms('2030-01-10T00:00:00Z'));
+        await store.throttles.claim('b'.repeat(64), 'user:new', policy, ms('2030-01-14T23:00:00Z'));
+        assert.equal(await store.purge.purge('throttles', ms('2030-01-14T00:00:00Z'), 10), 1);
+        assert.deepEqual(await store.throttles.claim('b'.repeat(64), 'user:new', policy, now), { allowed: true, failures: 2 }, 'the recent counter stays');
       });
     });
 

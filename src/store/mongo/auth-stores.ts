@@ -45,7 +45,13 @@ export async function migrateAuth(c: AuthCollections): Promise<void> {
   // refresh_tokens and one_time_tokens are keyed by the hash (_id): unique by construction.
   await c.sessions.createIndex({ user_id: 1 }, { name: 'user_id_1' });
   await c.refreshTokens.createIndex({ user_id: 1 }, { name: 'user_id_1' });
+  await c.refreshTokens.createIndex({ session_id: 1 }, { name: 'session_id_1' });
   await c.oneTimeTokens.createIndex({ user_id: 1, purpose: 1 }, { name: 'user_id_1_purpose_1' });
+  // The periodic purge finds what is past keeping by these.
+  await c.oneTimeTokens.createIndex({ expires_at: 1 }, { name: 'expires_at_1' });
+  await c.sessions.createIndex({ expires_at: 1 }, { name: 'expires_at_1' });
+  await c.sessions.createIndex({ revoked_at: 1 }, { name: 'revoked_at_1' });
+  await c.refreshTokens.createIndex({ used_at: 1 }, { name: 'used_at_1' });
   await c.auditEvents.createIndexes([
     { key: { user_id: 1, _id: 1 }, name: 'user_id_1__id_1' },
     { key: { type: 1, _id: 1 }, name: 'type_1__id_1' },

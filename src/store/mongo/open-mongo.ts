@@ -16,6 +16,7 @@ import {
 } from './auth-stores.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
+import { createMongoPurgeStore } from './purge-store.js';
 import { createMongoThrottleStore, migrateThrottles, type ThrottleDocument } from './throttle-store.js';
 import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, usernameKey, userToDoc } from './user-document.js';
 
@@ -260,6 +261,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     oneTimeTokens: createMongoOneTimeTokenStore(auth, run),
     audit: createMongoAuditStore(auth, run),
     throttles: createMongoThrottleStore(throttles, run),
+    purge: createMongoPurgeStore(auth, throttles, run),
 
     async ping() {
       try {

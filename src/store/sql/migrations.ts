@@ -130,6 +130,15 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('login_throttles_updated_idx').on('login_throttles').column('updated_at_ms').execute();
       },
     },
+    '0005_purge_indexes': {
+      // The periodic purge finds what is past keeping by these, a batch at a time.
+      async up(db: Kysely<unknown>) {
+        await db.schema.createIndex('one_time_tokens_expires_idx').on('one_time_tokens').column('expires_at').execute();
+        await db.schema.createIndex('sessions_expires_idx').on('sessions').column('expires_at').execute();
+        await db.schema.createIndex('sessions_revoked_idx').on('sessions').column('revoked_at').execute();
+        await db.schema.createIndex('refresh_tokens_used_idx').on('refresh_tokens').column('used_at').execute();
+      },
+    },
     '0004_session_kind': {
       // Browser sessions (the web front's cookie) beside the API's refresh-token sessions.
       async up(db: Kysely<unknown>) {
