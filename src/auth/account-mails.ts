@@ -1,4 +1,9 @@
-/** The text of the mails the account flows send: a password reset and an email verification. */
+/**
+ * The text of the mails the account flows send: a password reset and an email verification.
+ * With a link (PUBLIC_URL, or localhost in development) the mail reads for a person: the link
+ * first; the bare token follows at the end for apps that ask for it (the replaced service's API
+ * clients read it from the mail). Without a link, the token is all there is.
+ */
 import type { MailMessage } from '../mail/mailer.js';
 
 function linkTo(publicUrl: string | null, page: string, token: string): string | null {
@@ -7,35 +12,39 @@ function linkTo(publicUrl: string | null, page: string, token: string): string |
 
 export function passwordResetMail(to: string, token: string, publicUrl: string | null, ttlMinutes: number): MailMessage {
   const link = linkTo(publicUrl, 'reset-password', token);
+  const api = `POST /auth/password-reset/confirm {"token", "new_password"}`;
   return {
     to,
     subject: 'Reset your password',
     text: [
       'Someone (we hope you) asked to reset the password of the account with this email address.',
       '',
-      ...(link === null ? [] : [`Choose a new password here within ${ttlMinutes} minutes:`, link, '']),
-      `Reset token: ${token}`,
-      `It works once, for ${ttlMinutes} minutes: POST /auth/password-reset/confirm {"token", "new_password"}.`,
-      'Every device signed in to the account is logged out when the password changes.',
+      ...(link === null
+        ? [`Reset token: ${token}`, `It works once, for ${ttlMinutes} minutes: ${api}.`]
+        : [`To choose a new password, open this link within ${ttlMinutes} minutes:`, link, '']),
+      `${link === null ? '' : 'The link works once. '}Every device signed in to the account is signed out when the password changes.`,
       '',
       'If you did not ask for this, ignore this mail: your password stays as it is.',
+      ...(link === null ? [] : ['', 'For an app that asks for a token rather than the link:', `Reset token: ${token}`, `(${api})`]),
     ].join('\n'),
   };
 }
 
 export function verifyEmailMail(to: string, token: string, publicUrl: string | null, ttlHours: number): MailMessage {
   const link = linkTo(publicUrl, 'verify-email', token);
+  const api = `POST /auth/verify-email/confirm {"token"}`;
   return {
     to,
     subject: 'Confirm your email address',
     text: [
       'Please confirm that this email address belongs to your account.',
       '',
-      ...(link === null ? [] : [`Confirm it here within ${ttlHours} hours:`, link, '']),
-      `Verification token: ${token}`,
-      `It works once, for ${ttlHours} hours: POST /auth/verify-email/confirm {"token"}.`,
+      ...(link === null
+        ? [`Verification token: ${token}`, `It works once, for ${ttlHours} hours: ${api}.`]
+        : [`To confirm it, open this link within ${ttlHours} hours:`, link, '', 'The link works once.']),
       '',
-      'If you did not ask for this, ignore this mail.',
+      'If you did not create an account or ask for this, ignore this mail.',
+      ...(link === null ? [] : ['', 'For an app that asks for a token rather than the link:', `Verification token: ${token}`, `(${api})`]),
     ].join('\n'),
   };
 }

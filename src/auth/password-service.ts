@@ -3,8 +3,9 @@
  * Both revoke what the old password gave out (sessions, access tokens): whoever knew or guessed
  * it is logged out. A change keeps the caller's own session; a reset keeps none.
  */
+import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError, errors } from '../errors.js';
+import { AppError, errors, ValidationFailed } from '../errors.js';
 import type { BackgroundTasks } from '../mail/background-tasks.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Store, User } from '../store/store.js';
@@ -30,9 +31,15 @@ export interface PasswordService {
   /**
    * Mails a reset token if an active account has this email. Returns at once, before even the
    * look-up, and the same way either way: neither the answer nor its timing tells whether the
-   * account exists.
+   * account exists. An address that is not one at all is a 422 (the API's schema refuses it first).
    */
   requestReset(email: string, context: RequestContext): void;
+  /**
+   * The account a reset token would change, while the token still works (null when unknown, used,
+   * expired, or void): the reset page shows its form only then, and says whose password it sets.
+   * Uses nothing up.
+   */
+  checkResetToken(token: string): Promise<{ email: string } | null>;
   /** Sets a new password with a mailed token (single use, 30 minutes). */
   confirmReset(token: string, newPassword: string, context: RequestContext): Promise<void>;
 }
@@ -75,6 +82,11 @@ export function createPasswordService(deps: {
     },
 
     requestReset(email, context) {
+      // What the API's EmailSchema checks, for callers without it in front (the web page): a typo
+      // is told at once rather than answered "we sent a link" (this says nothing about accounts).
+      if (email.length > 254 || !(fullFormats.email as RegExp).test(email)) {
+        throw new ValidationFailed([{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }]);
+      }
       background.run('password reset mail', async () => {
         const user = await store.findUserByEmail(email);
         if (user === null || user.disabled) {
@@ -89,6 +101,16 @@ export function createPasswordService(deps: {
         await audit.record('password.reset_requested', { userId: user.id, context, detail: { sent: true } });
         await mailer.send(passwordResetMail(user.email, token, deps.publicUrl(), RESET_TOKEN_TTL_SECONDS / 60));
       });
+    },
+
+    async checkResetToken(token) {
+      if (!LINK_TOKEN_RE.test(token)) return null;
+      const found = await store.oneTimeTokens.find(hashToken(token), 'password_reset', new Date());
+      if (found === null || found.userId === null) return null;
+      const user = await store.findUserById(found.userId);
+      // The same conditions as confirmReset's: a form that could only fail is not shown.
+      if (user === null || user.disabled || !sentToCurrentEmail(found, user)) return null;
+      return { email: user.email };
     },
 
     async confirmReset(token, newPassword, context) {

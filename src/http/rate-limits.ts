@@ -56,6 +56,9 @@ export interface RateLimitSubjects {
 /** The second step of a sign-in (the page takes the mfa_token from its cookie into the body first). */
 const MFA_VERIFY = ['POST /auth/2fa/verify', 'POST /sign-in/code'];
 
+/** Asking for a reset mail (the page's field is `email`, as the API's: one per-address counter). */
+const RESET_REQUEST = ['POST /auth/password-reset/request', 'POST /forgot-password'];
+
 /** Routes where a signed-in user types a password or a code again. */
 const REAUTH = [
   'POST /account/confirm',
@@ -93,7 +96,7 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     { name: 'refresh-ip', routes: ['POST /auth/refresh'], limit: limits.refreshPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       name: 'reset-ip',
-      routes: ['POST /auth/password-reset/request'],
+      routes: RESET_REQUEST,
       limit: limits.passwordResetPerIp,
       hook: 'onRequest',
       key: ip,
@@ -102,7 +105,7 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     {
       // Counted for unknown addresses too, so a 429 says nothing about whether an account exists.
       name: 'reset-email',
-      routes: ['POST /auth/password-reset/request'],
+      routes: RESET_REQUEST,
       limit: limits.passwordResetPerEmail,
       hook: 'preHandler',
       key: accountOf,
@@ -124,7 +127,7 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     { name: 'reauth-user', routes: REAUTH, limit: limits.reauthPerUser, hook: 'preHandler', key: user, headers: true },
     {
       name: 'verify-email-user',
-      routes: ['POST /auth/verify-email/request'],
+      routes: ['POST /auth/verify-email/request', 'POST /verify-email'],
       limit: limits.verifyEmailPerUser,
       hook: 'preHandler',
       key: user,

@@ -18,7 +18,9 @@ import { createCsrf } from './csrf.js';
 import { html } from './html.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { passwordResetPages, type PasswordResetDeps } from './pages/password-reset-pages.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
+import { verifyEmailPages } from './pages/verify-email-pages.js';
 import { createWebKit, errorMain, type WebKit } from './web-kit.js';
 import { webSessionHook } from './web-session.js';
 
@@ -27,6 +29,7 @@ const FORM_BODY_LIMIT = 64 * 1024;
 
 export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
   config: Config;
+  passwordService: PasswordResetDeps['passwordService'];
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
   csrfSecret: Buffer;
@@ -87,6 +90,8 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(homePage({ kit }));
     await app.register(signInPages({ ...deps, kit }));
     await app.register(confirmPage({ ...deps, kit }));
+    await app.register(passwordResetPages({ ...deps, kit }));
+    await app.register(verifyEmailPages({ ...deps, kit }));
   };
 
   return {

@@ -102,7 +102,7 @@ ${errorSummary(errors)}
         query.expired === '1'
           ? notice('warning', 'That took too long: sign in again.')
           : query.reset === '1'
-            ? notice('success', 'Your password is changed. Sign in with the new one.')
+            ? notice('success', 'Your password is changed, and every device that was signed in to your account is signed out. Sign in with the new password.')
             : undefined;
       return signInForm(request, reply, { next, message });
     });
