@@ -195,6 +195,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     sessions,
     totp,
     emailVerification,
+    passwordService,
   });
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)

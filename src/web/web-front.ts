@@ -16,9 +16,14 @@ import { StoreUnavailable } from '../store/store.js';
 import { ASSETS_PREFIX, type WebAssets } from './assets.js';
 import { createCsrf } from './csrf.js';
 import { html } from './html.js';
+import type { PasswordService } from '../auth/password-service.js';
+import { accountPage } from './pages/account-page.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { passwordPage } from './pages/password-page.js';
+import { sessionsPage } from './pages/sessions-page.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
+import { twoFactorPages } from './pages/two-factor-pages.js';
 import { createWebKit, errorMain, type WebKit } from './web-kit.js';
 import { webSessionHook } from './web-session.js';
 
@@ -30,6 +35,7 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
   csrfSecret: Buffer;
+  passwordService: PasswordService;
 }
 
 /**
@@ -87,6 +93,10 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(homePage({ kit }));
     await app.register(signInPages({ ...deps, kit }));
     await app.register(confirmPage({ ...deps, kit }));
+    await app.register(accountPage({ ...deps, kit }));
+    await app.register(passwordPage({ ...deps, kit, minPasswordLength: config.passwords.minLength }));
+    await app.register(sessionsPage({ ...deps, kit }));
+    await app.register(twoFactorPages({ ...deps, kit }));
   };
 
   return {

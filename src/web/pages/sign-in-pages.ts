@@ -103,7 +103,9 @@ ${errorSummary(errors)}
           ? notice('warning', 'That took too long: sign in again.')
           : query.reset === '1'
             ? notice('success', 'Your password is changed. Sign in with the new one.')
-            : undefined;
+            : query['signed-out-everywhere'] === '1'
+              ? notice('success', 'You are signed out everywhere: every browser and app, this one too.')
+              : undefined;
       return signInForm(request, reply, { next, message });
     });
 
