@@ -349,6 +349,34 @@ describe('the account pages refuse hostile forms', () => {
     assert.equal((await userOf(id)).totpEnabled, false);
   });
 
+  it('keeps every account page under 100 KB with its stylesheet and scripts, all from this origin', async (context) => {
+    const { jar, who, id } = await signedIn();
+    /** The page's bytes, its stylesheet's and its scripts': what a first visit downloads. */
+    async function weigh(name: string, res: { statusCode: number; body: string }) {
+      assert.ok(res.statusCode < 300, `${name}: ${res.statusCode}`);
+      const assets = [...res.body.matchAll(/<(?:link rel="stylesheet"|link rel="icon"|script type="module") (?:href|src)="([^"]+)"/g)].map((m) => m[1] as string);
+      let bytes = Buffer.byteLength(res.body);
+      for (const url of assets) {
+        assert.match(url, /^\/assets\//, `${name}: ${url} is this service's own`);
+        if (url.endsWith('.svg')) continue; // the icon is an image, not part of the budget
+        bytes += (await t.app.inject({ url })).rawPayload.length;
+      }
+      assert.doesNotMatch(res.body, /(src|href)="(https?:)?\/\//, `${name}: nothing from another origin`);
+      assert.ok(bytes < 100 * 1024, `${name}: ${bytes} bytes`);
+      context.diagnostic(`${name}: ${bytes} bytes (HTML ${Buffer.byteLength(res.body)})`);
+    }
+    for (const url of ['/account', '/account/email', '/account/password', '/account/sessions', '/account/sessions/everywhere', '/account/2fa', '/account/2fa/setup']) {
+      await weigh(url, await get(jar, url));
+    }
+    const session = (await t.store.sessions.listActive(id, new Date()))[0];
+    await weigh('/account/sessions/end', await get(jar, `/account/sessions/end?session=${session?.id}`));
+    await weigh('/account/confirm', await get(jar, '/account/confirm?next=/account/password'));
+    await weigh('setup: the QR page', await post(jar, '/account/2fa/setup', { password: who.password }));
+    const secret = (await userOf(id)).totpSecret as string;
+    await weigh('the recovery codes page', await post(jar, '/account/2fa/confirm', { code: TOTP.generate({ secret: Secret.fromBase32(secret) }) }));
+    for (const url of ['/account/2fa/recovery-codes', '/account/2fa/disable']) await weigh(url, await get(jar, url));
+  });
+
   it('shares the API routes\' limits: verification mails and re-authentications per user', async () => {
     const limited = await buildTestApp({ RATE_LIMIT_VERIFY_EMAIL_PER_USER: '2', RATE_LIMIT_REAUTH_PER_USER: '2' });
     const outer = t;
