@@ -132,7 +132,21 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   });
   // One count of attempts at a secret for every route that checks one (logins, 2FA, re-authentication).
   const throttle = createLoginThrottle({ store, audit, now: options.clock });
-  const users = createUserService({ store, passwords, audit, sessions, throttle, rules: passwordRules });
+  const publicUrl = createPublicUrl(config);
+  // SMTP when SMTP_URL is set, else the development outbox (log + GET /admin/outbox).
+  const { mailer, outbox } = createMailer(config, app.log);
+  const background = createBackgroundTasks(app.log);
+  const mailDeps = { store, audit, mailer, background, publicUrl: publicUrl.base };
+  const emailVerification = createEmailVerificationService(mailDeps);
+  const users = createUserService({
+    store,
+    passwords,
+    audit,
+    sessions,
+    throttle,
+    rules: passwordRules,
+    emailMails: emailVerification,
+  });
   const login = createLoginFlow({ store, audit });
   const auth = createAuthenticator(tokens, users);
   const qr = createQrService({
@@ -143,7 +157,6 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badgeTtlSeconds: config.qr.badgeTtlDays * 24 * 3600,
   });
   const badges = createBadgeVerifier({ verifying: keys.verifying, users });
-  const publicUrl = createPublicUrl(config);
   const qrLogin = createQrLoginService({ store, users, sessions, login, audit, publicUrl: publicUrl.base });
   // Its own renderer with no cache: the otpauth:// URI holds the secret, which must not linger in memory.
   const totp = createTotpService({
@@ -157,12 +170,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     sessions,
   });
   const health = createHealthService(store, config.dbTimeoutMs);
-  // SMTP when SMTP_URL is set, else the development outbox (log + GET /admin/outbox).
-  const { mailer, outbox } = createMailer(config, app.log);
-  const background = createBackgroundTasks(app.log);
-  const mailDeps = { store, audit, mailer, background, publicUrl: publicUrl.base };
   const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, throttle, rules: passwordRules });
-  const emailVerification = createEmailVerificationService(mailDeps);
   // Mails promised before shutdown are still sent, then the SMTP connection closes.
   // PORT=0 lets the system pick: development links follow the port actually bound.
   app.addHook('onListen', (done) => {

@@ -8,7 +8,7 @@ import { AppError, errors } from '../errors.js';
 import type { BackgroundTasks } from '../mail/background-tasks.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Store, User } from '../store/store.js';
-import { verifyEmailMail } from './account-mails.js';
+import { emailChangedMail, verifyEmailMail } from './account-mails.js';
 import { issueLinkToken, LINK_TOKEN_RE, sentToCurrentEmail } from './one-time-links.js';
 import { hashToken } from './session-service.js';
 
@@ -19,6 +19,11 @@ export interface EmailVerificationService {
   request(user: User, context: RequestContext): Promise<void>;
   /** Uses the token up and returns the user, now verified. */
   confirm(token: string, context: RequestContext): Promise<User>;
+  /**
+   * Tells the account's previous address that the email changed (after the answer, like every
+   * mail). The owner learns of a take-over even when the attacker now holds the account's mailbox.
+   */
+  announceChange(previousEmail: string, user: User, context: RequestContext): void;
 }
 
 const invalidVerificationToken = () =>
@@ -56,6 +61,10 @@ export function createEmailVerificationService(deps: {
       if (updated === null) throw errors.userNotFound();
       await audit.record('email.verified', { userId: user.id, context });
       return updated;
+    },
+
+    announceChange(previousEmail, user) {
+      background.run('email changed notice', () => mailer.send(emailChangedMail(previousEmail, user.email, deps.publicUrl())));
     },
   };
 }

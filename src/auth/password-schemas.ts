@@ -51,3 +51,16 @@ export const VerifyConfirmBodySchema = Type.Object(
 );
 
 export const AcceptedResponseSchema = Type.Object({ detail: Type.String() }, { title: 'Accepted' });
+
+/** POST /users/me/email: the new address, and the password again. */
+export const ChangeEmailBodySchema = Type.Object(
+  {
+    email: { ...EmailSchema, description: 'The new address: valid, and no other account may have it' },
+    password: { ...PasswordSchema, description: 'The current password, typed again' },
+  },
+  {
+    additionalProperties: false,
+    title: 'ChangeEmail',
+    examples: [{ email: 'alice.liddell@example.org', password: 'correct horse battery staple' }],
+  },
+);

@@ -57,6 +57,8 @@ export interface TotpService {
   reset(actor: User, userId: string, context: RequestContext): Promise<void>;
   /** New recovery codes (the old ones stop working), against a current TOTP code. */
   regenerateRecoveryCodes(user: User, code: string, context: RequestContext): Promise<string[]>;
+  /** How many unused recovery codes the user has (the codes themselves are never shown again). */
+  recoveryCodesLeft(user: User): Promise<number>;
 }
 
 export interface TotpServiceDeps {
@@ -286,5 +288,7 @@ export function createTotpService(deps: TotpServiceDeps): TotpService {
       await audit.record('mfa.recovery_codes_regenerated', { userId: user.id, context });
       return codes;
     },
+
+    recoveryCodesLeft: (user) => store.oneTimeTokens.countForUser(user.id, 'recovery'),
   };
 }

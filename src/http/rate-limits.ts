@@ -63,6 +63,13 @@ const RESET_REQUEST = ['POST /auth/password-reset/request', 'POST /forgot-passwo
 const REAUTH = [
   'POST /account/confirm',
   'POST /users/me/password',
+  'POST /account/password',
+  'POST /users/me/email',
+  'POST /account/email',
+  'POST /account/2fa/setup',
+  'POST /account/2fa/confirm',
+  'POST /account/2fa/disable',
+  'POST /account/2fa/recovery-codes',
   'POST /auth/2fa/totp/setup',
   'POST /auth/2fa/totp/confirm',
   'POST /auth/2fa/totp/disable',
@@ -127,7 +134,7 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     { name: 'reauth-user', routes: REAUTH, limit: limits.reauthPerUser, hook: 'preHandler', key: user, headers: true },
     {
       name: 'verify-email-user',
-      routes: ['POST /auth/verify-email/request', 'POST /verify-email'],
+      routes: ['POST /auth/verify-email/request', 'POST /verify-email', 'POST /account/verify-email'],
       limit: limits.verifyEmailPerUser,
       hook: 'preHandler',
       key: user,

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { RegisterBodySchema } from '../auth/auth-schemas.js';
+import { ChangeEmailBodySchema } from '../auth/password-schemas.js';
 import { type Authenticator, currentUser } from '../auth/authenticate.js';
 import { withExamples, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
@@ -37,6 +38,47 @@ export function userRoutes(deps: { users: UserService; auth: Authenticator }): F
         },
       },
       async (request) => toUserResponse(currentUser(request)),
+    );
+
+    app.post(
+      '/users/me/email',
+      {
+        onRequest: auth.required,
+        schema: {
+          tags: ['users'],
+          summary: 'Change your email',
+          description:
+            'Moves your account to another address. Needs the password again (403 `INVALID_PASSWORD` otherwise; ' +
+            'wrong guesses count toward the same lock as failed logins, 429 `ACCOUNT_LOCKED`). The address must be ' +
+            'valid and free (400 `USER_EXISTS` when another account has it; 422 when it is your address already). ' +
+            'It is unverified until the link mailed to it is opened; reset and verification links mailed before stop ' +
+            'working, and the previous address gets a notice of the change. Sessions stay signed in.',
+          security: bearer,
+          body: ChangeEmailBodySchema,
+          response: {
+            200: response('The user, with the new email, unverified', UserResponseSchema, {
+              ...USER_EXAMPLE,
+              email: 'alice.liddell@example.org',
+              email_verified: false,
+            }),
+            // 404: the user was deleted while the email was being changed.
+            ...errorResponses({
+              400: ['USER_EXISTS'],
+              403: ['INVALID_PASSWORD'],
+              404: ['USER_NOT_FOUND'],
+              429: ['ACCOUNT_LOCKED', 'BUSY'],
+            }),
+          },
+        },
+      },
+      async (request) =>
+        toUserResponse(
+          await users.changeOwnEmail(
+            currentUser(request),
+            { email: request.body.email, password: request.body.password },
+            requestContext(request),
+          ),
+        ),
     );
 
     app.get(

@@ -3,6 +3,7 @@
  * passwords are checked and upgraded. Routes call this; this calls the Store.
  */
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import type { EmailVerificationService } from '../auth/email-verification-service.js';
 import { createLoginThrottle, type LoginThrottle, userSubject } from '../auth/login-throttle.js';
 import type { PasswordHasher } from '../auth/passwords.js';
 import type { SessionService } from '../auth/session-service.js';
@@ -66,6 +67,13 @@ export interface UserService {
    * or disabling revokes every session and access token of the user at once.
    */
   update(actor: User, id: string, changes: UserChanges, context?: RequestContext): Promise<User>;
+  /**
+   * A user moves their own account to another email: the password again (counted with the logins,
+   * as every re-check is), a valid address nobody else has. The new address is unverified until its
+   * link is opened, links already mailed stop working, a verification mail goes to the new address
+   * and a notice to the old one: whoever took over a session cannot move the account away unseen.
+   */
+  changeOwnEmail(user: User, input: { email: string; password: string }, context: RequestContext): Promise<User>;
   setQrCode(id: string, qrCode: string): Promise<User>;
   /** Creates the bootstrap admin when no user has this email; returns whether it did. */
   ensureAdmin(admin: { email: string; password: string; username: string; fullName?: string | null }): Promise<boolean>;
@@ -108,7 +116,12 @@ export interface UserServiceDeps {
   throttle?: LoginThrottle;
   /** Revokes a user's sessions and tokens on a role change or disabling; required by `update`. */
   sessions?: Pick<SessionService, 'revokeEverything'>;
+  /** The mails of an email change (the new address's link, the old address's notice); required by `changeOwnEmail`. */
+  emailMails?: Pick<EmailVerificationService, 'request' | 'announceChange'>;
 }
+
+/** 403, not 401: the caller is signed in; a 401 makes clients sign in again. */
+const wrongPassword = () => new AppError(403, 'INVALID_PASSWORD', 'The password is not correct');
 
 export function createUserService(deps: UserServiceDeps): UserService {
   const { store, passwords, rules } = deps;
@@ -144,15 +157,37 @@ export function createUserService(deps: UserServiceDeps): UserService {
     }
   }
 
+  async function verifyPassword(user: User, password: string, context: RequestContext): Promise<boolean> {
+    const subject = userSubject(user.id);
+    await throttle.claim(subject, context);
+    const ok =
+      Buffer.byteLength(password, 'utf8') <= rules.maxPasswordBytes &&
+      (await uncounted(subject, context, passwords.verify(user.passwordHash, password))).ok;
+    if (!ok) {
+      await audit?.record('login.failed', { userId: user.id, context, detail: { reason: 'wrong_current_password' } });
+    } else if (user.totpEnabled) {
+      await throttle.takeBack(subject, context);
+    } else {
+      await throttle.succeeded(subject, context);
+    }
+    return ok;
+  }
+
   const findByLogin = (login: string) =>
     login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
 
-  async function create(input: Registration & { role: Role }): Promise<User> {
-    // What the API's EmailSchema checks (ajv-formats' "email", 254 characters), for the callers
-    // that bypass it (CLI, ADMIN_EMAIL): else a user is created who cannot sign in by email.
-    if (input.email.length > 254 || !(fullFormats.email as RegExp).test(input.email)) {
+  /**
+   * What the API's EmailSchema checks (ajv-formats' "email", 254 characters), for the callers
+   * that bypass it (CLI, ADMIN_EMAIL, the pages): else a user is created who cannot sign in by email.
+   */
+  function checkEmail(email: string): void {
+    if (email.length > 254 || !(fullFormats.email as RegExp).test(email)) {
       throw new ValidationFailed([{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }]);
     }
+  }
+
+  async function create(input: Registration & { role: Role }): Promise<User> {
+    checkEmail(input.email);
     const username = checkNewUsername(input.username);
     checkFullName(input.fullName);
     checkNewPassword(input.password);
@@ -204,6 +239,59 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return patch;
   }
 
+  /**
+   * Writes `changes` to `target` once the caller may make them: the rules every change of a user
+   * keeps (a valid username, a username and email nobody else has, a name without control characters, the last admin),
+   * and what follows a change (revoked tokens, void links, the audit).
+   */
+  async function applyChanges(actor: User, target: User, changes: UserChanges, context?: RequestContext): Promise<User> {
+    const id = target.id;
+    const username = changes.username === undefined ? undefined : checkNewUsername(changes.username);
+    checkFullName(changes.fullName);
+    const patch = diff(target, { ...changes, username });
+    if (Object.keys(patch).length === 0) return target;
+    const [byEmail, byUsername] = await Promise.all([
+      patch.email === undefined ? null : store.findUserByEmail(patch.email),
+      patch.username === undefined ? null : store.findUserByUsername(patch.username),
+    ]);
+    if ((byEmail !== null && byEmail.id !== id) || (byUsername !== null && byUsername.id !== id)) throw errors.userExists();
+    const revoke = patch.role !== undefined || patch.disabled === true;
+    if (revoke && deps.sessions === undefined) throw new Error('createUserService: `sessions` is required to revoke tokens');
+
+    let updated: User | null;
+    try {
+      // Someone must always be able to administer: the store refuses, atomically, a demotion or
+      // disabling that would leave no enabled admin (409 LAST_ADMIN).
+      updated = await guardingLastAdmin(() => store.updateUser(id, patch, { keepEnabledAdmin: true }));
+    } catch (error) {
+      // The unique indexes decide a race the look-up above lost.
+      if (error instanceof Conflict) throw errors.userExists();
+      throw error;
+    }
+    if (updated === null) throw errors.userNotFound();
+    // The new role or the disabling counts everywhere at once: the bumped token version kills
+    // access tokens already handed out, revoked sessions kill their refresh tokens.
+    if (revoke) await deps.sessions?.revokeEverything(id);
+    if (patch.email !== undefined) {
+      // Links already mailed to the old address must not reset the password or verify anything now.
+      await store.oneTimeTokens.deleteForUser(id, 'password_reset');
+      await store.oneTimeTokens.deleteForUser(id, 'email_verify');
+    }
+
+    const entry = { userId: id, actorId: actor.id, context };
+    const fields = (['username', 'email', 'fullName'] as const).filter((f) => patch[f] !== undefined);
+    if (fields.length > 0) {
+      const detail: Record<string, unknown> = { fields: fields.map((f) => (f === 'fullName' ? 'full_name' : f)) };
+      if (patch.email !== undefined) Object.assign(detail, { email_from: target.email, email_to: patch.email });
+      await audit?.record('user.updated', { ...entry, detail });
+    }
+    if (patch.role !== undefined) {
+      await audit?.record('user.role_changed', { ...entry, detail: { from: target.role, to: patch.role } });
+    }
+    if (patch.disabled !== undefined) await audit?.record(patch.disabled ? 'user.disabled' : 'user.enabled', entry);
+    return updated;
+  }
+
   return {
     async register(input, actor, context) {
       const role = input.role ?? 'student';
@@ -248,21 +336,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       return (await store.updateUser(user.id, { passwordHash: await passwords.hash(password) })) ?? user;
     },
 
-    async verifyPassword(user, password, context) {
-      const subject = userSubject(user.id);
-      await throttle.claim(subject, context);
-      const ok =
-        Buffer.byteLength(password, 'utf8') <= rules.maxPasswordBytes &&
-        (await uncounted(subject, context, passwords.verify(user.passwordHash, password))).ok;
-      if (!ok) {
-        await audit?.record('login.failed', { userId: user.id, context, detail: { reason: 'wrong_current_password' } });
-      } else if (user.totpEnabled) {
-        await throttle.takeBack(subject, context);
-      } else {
-        await throttle.succeeded(subject, context);
-      }
-      return ok;
-    },
+    verifyPassword,
 
     findByLogin,
 
@@ -318,49 +392,22 @@ export function createUserService(deps: UserServiceDeps): UserService {
       }
       const target = actor.id === id ? actor : await store.findUserById(id);
       if (target === null) throw errors.userNotFound();
-      const username = changes.username === undefined ? undefined : checkNewUsername(changes.username);
-      checkFullName(changes.fullName);
-      const patch = diff(target, { ...changes, username });
-      if (Object.keys(patch).length === 0) return target;
-      const [byEmail, byUsername] = await Promise.all([
-        patch.email === undefined ? null : store.findUserByEmail(patch.email),
-        patch.username === undefined ? null : store.findUserByUsername(patch.username),
-      ]);
-      if ((byEmail !== null && byEmail.id !== id) || (byUsername !== null && byUsername.id !== id)) throw errors.userExists();
-      const revoke = patch.role !== undefined || patch.disabled === true;
-      if (revoke && deps.sessions === undefined) throw new Error('createUserService: `sessions` is required to revoke tokens');
+      return applyChanges(actor, target, changes, context);
+    },
 
-      let updated: User | null;
-      try {
-        // Someone must always be able to administer: the store refuses, atomically, a demotion or
-        // disabling that would leave no enabled admin (409 LAST_ADMIN).
-        updated = await guardingLastAdmin(() => store.updateUser(id, patch, { keepEnabledAdmin: true }));
-      } catch (error) {
-        // The unique indexes decide a race the look-up above lost.
-        if (error instanceof Conflict) throw errors.userExists();
-        throw error;
+    async changeOwnEmail(user, input, context) {
+      const mails = deps.emailMails;
+      if (mails === undefined) throw new Error('createUserService: `emailMails` is required to change an email');
+      // The cheap checks first: a malformed or unchanged address costs no attempt at the password.
+      checkEmail(input.email);
+      if (input.email.toLowerCase() === user.email.toLowerCase()) {
+        throw new ValidationFailed([{ loc: ['body', 'email'], msg: 'This is your email address already', type: 'value_error' }]);
       }
-      if (updated === null) throw errors.userNotFound();
-      // The new role or the disabling counts everywhere at once: the bumped token version kills
-      // access tokens already handed out, revoked sessions kill their refresh tokens.
-      if (revoke) await deps.sessions?.revokeEverything(id);
-      if (patch.email !== undefined) {
-        // Links already mailed to the old address must not reset the password or verify anything now.
-        await store.oneTimeTokens.deleteForUser(id, 'password_reset');
-        await store.oneTimeTokens.deleteForUser(id, 'email_verify');
-      }
-
-      const entry = { userId: id, actorId: actor.id, context };
-      const fields = (['username', 'email', 'fullName'] as const).filter((f) => patch[f] !== undefined);
-      if (fields.length > 0) {
-        const detail: Record<string, unknown> = { fields: fields.map((f) => (f === 'fullName' ? 'full_name' : f)) };
-        if (patch.email !== undefined) Object.assign(detail, { email_from: target.email, email_to: patch.email });
-        await audit?.record('user.updated', { ...entry, detail });
-      }
-      if (patch.role !== undefined) {
-        await audit?.record('user.role_changed', { ...entry, detail: { from: target.role, to: patch.role } });
-      }
-      if (patch.disabled !== undefined) await audit?.record(patch.disabled ? 'user.disabled' : 'user.enabled', entry);
+      // The password before the address is looked up: without it, nobody learns which addresses are taken.
+      if (!(await verifyPassword(user, input.password, context))) throw wrongPassword();
+      const updated = await applyChanges(user, user, { email: input.email }, context);
+      await mails.request(updated, context);
+      mails.announceChange(user.email, updated, context);
       return updated;
     },
 

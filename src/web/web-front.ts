@@ -16,10 +16,15 @@ import { StoreUnavailable } from '../store/store.js';
 import { ASSETS_PREFIX, type WebAssets } from './assets.js';
 import { createCsrf } from './csrf.js';
 import { html } from './html.js';
+import type { PasswordService } from '../auth/password-service.js';
+import { accountPage } from './pages/account-page.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
-import { passwordResetPages, type PasswordResetDeps } from './pages/password-reset-pages.js';
+import { passwordPage } from './pages/password-page.js';
+import { passwordResetPages } from './pages/password-reset-pages.js';
+import { sessionsPage } from './pages/sessions-page.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
+import { twoFactorPages } from './pages/two-factor-pages.js';
 import { verifyEmailPages } from './pages/verify-email-pages.js';
 import { createWebKit, errorMain, type WebKit } from './web-kit.js';
 import { webSessionHook } from './web-session.js';
@@ -29,10 +34,10 @@ const FORM_BODY_LIMIT = 64 * 1024;
 
 export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
   config: Config;
-  passwordService: PasswordResetDeps['passwordService'];
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
   csrfSecret: Buffer;
+  passwordService: PasswordService;
 }
 
 /**
@@ -92,6 +97,10 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(confirmPage({ ...deps, kit }));
     await app.register(passwordResetPages({ ...deps, kit }));
     await app.register(verifyEmailPages({ ...deps, kit }));
+    await app.register(accountPage({ ...deps, kit }));
+    await app.register(passwordPage({ ...deps, kit, minPasswordLength: config.passwords.minLength }));
+    await app.register(sessionsPage({ ...deps, kit }));
+    await app.register(twoFactorPages({ ...deps, kit }));
   };
 
   return {

@@ -103,7 +103,9 @@ ${errorSummary(errors)}
           ? notice('warning', 'That took too long: sign in again.')
           : query.reset === '1'
             ? notice('success', 'Your password is changed, and every device that was signed in to your account is signed out. Sign in with the new password.')
-            : undefined;
+            : query['signed-out-everywhere'] === '1'
+              ? notice('success', 'You are signed out everywhere: every browser and app, this one too.')
+              : undefined;
       return signInForm(request, reply, { next, message });
     });
 
