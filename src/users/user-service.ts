@@ -147,12 +147,18 @@ export function createUserService(deps: UserServiceDeps): UserService {
   const findByLogin = (login: string) =>
     login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
 
-  async function create(input: Registration & { role: Role }): Promise<User> {
-    // What the API's EmailSchema checks (ajv-formats' "email", 254 characters), for the callers
-    // that bypass it (CLI, ADMIN_EMAIL): else a user is created who cannot sign in by email.
-    if (input.email.length > 254 || !(fullFormats.email as RegExp).test(input.email)) {
+  /**
+   * What the API's EmailSchema checks (ajv-formats' "email", 254 characters), for the callers that
+   * bypass it (CLI, ADMIN_EMAIL, the web pages): else a user gets an address they cannot sign in with.
+   */
+  function checkEmail(email: string): void {
+    if (email.length > 254 || !(fullFormats.email as RegExp).test(email)) {
       throw new ValidationFailed([{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }]);
     }
+  }
+
+  async function create(input: Registration & { role: Role }): Promise<User> {
+    checkEmail(input.email);
     const username = checkNewUsername(input.username);
     checkFullName(input.fullName);
     checkNewPassword(input.password);
@@ -324,6 +330,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       if (target === null) throw errors.userNotFound();
       const username = changes.username === undefined ? undefined : checkNewUsername(changes.username);
       checkFullName(changes.fullName);
+      if (changes.email !== undefined) checkEmail(changes.email);
       const patch = diff(target, { ...changes, username });
       if (Object.keys(patch).length === 0) return target;
       if ((patch.role !== undefined && target.role === 'admin') || patch.disabled === true) await assertNotLastAdmin(target);
