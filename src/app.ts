@@ -187,6 +187,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     sessions,
     totp,
     emailVerification,
+    audit,
+    outbox,
+    publicUrl: publicUrl.base,
   });
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)

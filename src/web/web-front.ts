@@ -18,6 +18,7 @@ import { createCsrf } from './csrf.js';
 import { html } from './html.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { managePages, type ManageDeps } from './pages/manage/manage-pages.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
 import { createWebKit, errorMain, type WebKit } from './web-kit.js';
 import { webSessionHook } from './web-session.js';
@@ -25,7 +26,7 @@ import { webSessionHook } from './web-session.js';
 /** Form bodies are small: a few fields, never a file (uploads have their own limit). */
 const FORM_BODY_LIMIT = 64 * 1024;
 
-export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
+export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 'kit'> {
   config: Config;
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
@@ -87,6 +88,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(homePage({ kit }));
     await app.register(signInPages({ ...deps, kit }));
     await app.register(confirmPage({ ...deps, kit }));
+    await app.register(managePages({ ...deps, kit }));
   };
 
   return {

@@ -1,0 +1,71 @@
+/**
+ * /manage/outbox: the mails the development outbox kept (no SMTP_URL), so a newcomer on a laptop
+ * with no mail server can follow a reset or verification link. With SMTP configured there is no
+ * outbox, and this page is a 404.
+ *
+ * A mail's text is shown as text. Only links to this service itself (its public base URL:
+ * http/public-url.ts) become clickable; any other address stays plain text, so a mail can never
+ * turn this admin page into a way to someone else's site.
+ */
+import type { FastifyInstance } from 'fastify';
+import { html, type SafeHtml } from '../../html.js';
+import { errorMain } from '../../web-kit.js';
+import type { ManageDeps } from './manage-pages.js';
+import { manageNav, when } from './manage-views.js';
+
+const URL_RE = /https?:\/\/[^\s<>"'`]+/g;
+
+/** The text with the links to `base` made clickable; everything else escaped. */
+export function linkify(text: string, base: string | null): SafeHtml {
+  const own = base === null || !/^https?:\/\//.test(base) ? null : `${base.replace(/\/+$/, '')}/`;
+  const parts: (SafeHtml | string)[] = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    const url = match[0];
+    const start = match.index;
+    if (own === null || !url.startsWith(own)) continue;
+    parts.push(text.slice(last, start), html`<a href="${url}">${url}</a>`);
+    last = start + url.length;
+  }
+  parts.push(text.slice(last));
+  return html`${parts}`;
+}
+
+export function outboxPage(deps: ManageDeps) {
+  const { kit, outbox, publicUrl } = deps;
+  const nav = manageNav('outbox', outbox !== null);
+
+  return async (app: FastifyInstance) => {
+    kit.get(app, '/manage/outbox', async (request, reply) => {
+      if (kit.requireAdmin(request, reply) === null) return reply;
+      if (outbox === null) {
+        return kit.render(request, reply, {
+          status: 404,
+          title: 'No outbox',
+          main: errorMain('There is no outbox', 'Mail goes out through the mail server (SMTP_URL), so none is kept here.', {
+            href: '/manage/users',
+            label: 'Back to the users',
+          }),
+        });
+      }
+      const mails = outbox.list();
+      const base = publicUrl();
+      const items = mails.map(
+        (m, i) => html`<li class="card mail">
+  <h2 id="mail-${i}">${m.subject}</h2>
+  <dl class="facts">
+    <dt>To</dt><dd>${m.to}</dd>
+    <dt>Kept</dt><dd>${when(m.sentAt)}</dd>
+  </dl>
+  <pre class="mail-text">${linkify(m.text, base)}</pre>
+</li>`,
+      );
+      const main = html`${nav}
+<h1>Outbox</h1>
+<p>No mail server is set up (SMTP_URL), so the service keeps the mails it would send here instead: the latest 100, newest first, until it restarts. Development only: with a mail server, they go to the users.</p>
+<p><a href="/manage/outbox">Reload</a></p>
+${mails.length === 0 ? html`<p>No mail yet.</p>` : html`<ol class="mails">${items}</ol>`}`;
+      return kit.render(request, reply, { title: 'Outbox', main });
+    });
+  };
+}
