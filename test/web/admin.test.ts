@@ -377,6 +377,31 @@ describe('the admin pages (/manage) under hostile input', () => {
       assert.match(page.body, /<a href="http:\/\/localhost:\d+\/reset-password\?token=[^"]+">/);
     });
 
+    it('shows the mails 20 a page (100 would weigh over 100 KB), and explains a broken page link', async () => {
+      // 21 mails: reset requests for five accounts (five an hour each at most).
+      const accounts = await Promise.all([1, 2, 3, 4, 5].map(() => t.users.register({ ...newUserBody(), fullName: null }, null)));
+      for (let i = 0; i < 21; i++) {
+        const account = accounts[i % accounts.length] as { email: string };
+        const res = await t.app.inject({ method: 'POST', url: '/auth/password-reset/request', payload: { email: account.email } });
+        assert.ok(res.statusCode < 300, String(res.statusCode));
+      }
+      const mailsOn = (body: string) => (body.match(/<li class="card mail">/g) ?? []).length;
+      let page = await get(t, '/manage/outbox?from=20', admin);
+      for (let i = 0; i < 1000 && mailsOn(page.body) === 0; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        page = await get(t, '/manage/outbox?from=20', admin);
+      }
+      assertPage(page, 200, 'Newest mails');
+      const first = await get(t, '/manage/outbox', admin);
+      assert.equal(mailsOn(first.body), 20);
+      assert.match(first.body, /<a href="\/manage\/outbox\?from=20" rel="next">Older mails<\/a>/);
+      assertPage(await get(t, '/manage/outbox?from=9999', admin), 200, 'No mails this far back.');
+      for (const from of ['-1', 'abc', '1e3', '99999', '20&from=40']) {
+        const res = await get(t, `/manage/outbox?from=${encodeURIComponent(from).replace('%26', '&').replace('%3D', '=')}`, admin);
+        assertPage(res, 400, 'This page link is broken');
+      }
+    });
+
     it('is a 404 page when mail goes out through SMTP', async () => {
       const smtp = await buildTestApp({ SMTP_URL: 'smtp://127.0.0.1:9' });
       try {

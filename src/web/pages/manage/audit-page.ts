@@ -53,6 +53,7 @@ export function auditPage(deps: ManageDeps) {
         })}
 ${pager('Pages of events', {
   first: before === undefined ? undefined : withQuery('/manage/audit', base),
+  firstLabel: 'Newest events',
   next: events.next === null ? undefined : withQuery('/manage/audit', { ...base, before: events.next }),
   nextLabel: 'Older events',
 })}`;

@@ -93,12 +93,12 @@ export function eventTable(
   ${options.showUser ? html`<td>${person(e.userId, names)}</td>` : ''}
   <td>${person(e.actorId, names)}</td>
   <td class="mono">${e.ip ?? ''}</td>
-  <td>${eventDetail(e.detail)}${e.userAgent === null ? '' : html`<p class="ua muted">${e.userAgent}</p>`}</td>
+  <td class="detail-cell">${eventDetail(e.detail)}${e.userAgent === null ? '' : html`<p class="ua muted">${e.userAgent}</p>`}</td>
 </tr>`,
   );
   return html`<div class="table-wrap" role="region" aria-labelledby="${options.captionId}" tabindex="0">
 <table class="events">
-  <caption id="${options.captionId}">${options.caption}</caption>
+  <caption id="${options.captionId}"><span class="caption-text">${options.caption}</span></caption>
   <thead><tr><th scope="col">Time</th><th scope="col">Event</th>${options.showUser ? html`<th scope="col">User</th>` : ''}<th scope="col">By</th><th scope="col">IP address</th><th scope="col">Details</th></tr></thead>
   <tbody>${rows}</tbody>
 </table>
@@ -130,10 +130,10 @@ export function pageOf<T extends { id: string }>(rows: readonly T[], limit: numb
 }
 
 /** Links to the next page and back to the first, in a navigation landmark of their own. */
-export function pager(label: string, links: { first?: string; next?: string; nextLabel: string }): SafeHtml {
+export function pager(label: string, links: { first?: string; firstLabel?: string; next?: string; nextLabel: string }): SafeHtml {
   if (links.first === undefined && links.next === undefined) return html``;
   return html`<nav class="pager" aria-label="${label}"><ul>
-${links.first === undefined ? '' : html`<li><a href="${links.first}">First page</a></li>`}
+${links.first === undefined ? '' : html`<li><a href="${links.first}">${links.firstLabel ?? 'First page'}</a></li>`}
 ${links.next === undefined ? '' : html`<li><a href="${links.next}" rel="next">${links.nextLabel}</a></li>`}
 </ul></nav>`;
 }

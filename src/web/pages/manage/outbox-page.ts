@@ -8,10 +8,14 @@
  * turn this admin page into a way to someone else's site.
  */
 import type { FastifyInstance } from 'fastify';
+import { errorSummary, titleWithErrors } from '../../forms.js';
 import { html, type SafeHtml } from '../../html.js';
 import { errorMain } from '../../web-kit.js';
 import type { ManageDeps } from './manage-pages.js';
-import { manageNav, when } from './manage-views.js';
+import { manageNav, pager, queryParam, when } from './manage-views.js';
+
+/** Mails a page: the outbox keeps 100 of about 1 KB each, more than a page should weigh. */
+const PAGE_SIZE = 20;
 
 const URL_RE = /https?:\/\/[^\s<>"'`]+/g;
 
@@ -48,11 +52,17 @@ export function outboxPage(deps: ManageDeps) {
           }),
         });
       }
-      const mails = outbox.list();
+      // Where the page starts, counted from the newest mail (the outbox is a list in memory, not a table).
+      const fromParam = queryParam(request.query, 'from');
+      const from = fromParam === undefined ? 0 : fromParam !== null && /^\d{1,4}$/.test(fromParam) ? Number(fromParam) : null;
+      const errors = from === null ? [{ field: '', message: 'This page link is broken: here are the newest mails' }] : [];
+      const start = from ?? 0;
+      const all = outbox.list();
+      const mails = all.slice(start, start + PAGE_SIZE);
       const base = publicUrl();
       const items = mails.map(
-        (m, i) => html`<li class="card mail">
-  <h2 id="mail-${i}">${m.subject}</h2>
+        (m) => html`<li class="card mail">
+  <h2>${m.subject}</h2>
   <dl class="facts">
     <dt>To</dt><dd>${m.to}</dd>
     <dt>Kept</dt><dd>${when(m.sentAt)}</dd>
@@ -62,10 +72,17 @@ export function outboxPage(deps: ManageDeps) {
       );
       const main = html`${nav}
 <h1>Outbox</h1>
+${errorSummary(errors)}
 <p>No mail server is set up (SMTP_URL), so the service keeps the mails it would send here instead: the latest 100, newest first, until it restarts. Development only: with a mail server, they go to the users.</p>
-<p><a href="/manage/outbox">Reload</a></p>
-${mails.length === 0 ? html`<p>No mail yet.</p>` : html`<ol class="mails">${items}</ol>`}`;
-      return kit.render(request, reply, { title: 'Outbox', main });
+<p><a href="/manage/outbox">Show the newest</a></p>
+${mails.length === 0 ? html`<p>${start === 0 ? 'No mail yet.' : 'No mails this far back.'}</p>` : html`<ol class="mails">${items}</ol>`}
+${pager('Pages of mails', {
+  first: start === 0 ? undefined : '/manage/outbox',
+  firstLabel: 'Newest mails',
+  next: all.length > start + PAGE_SIZE ? `/manage/outbox?from=${start + PAGE_SIZE}` : undefined,
+  nextLabel: 'Older mails',
+})}`;
+      return kit.render(request, reply, { title: titleWithErrors('Outbox', errors), main, status: errors.length > 0 ? 400 : 200 });
     });
   };
 }

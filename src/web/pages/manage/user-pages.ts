@@ -177,6 +177,7 @@ ${
 ${eventTable(events.items, names, { caption: `Security events of ${user.username}, newest first`, captionId: 'events-caption', showUser: false })}
 ${pager('Pages of events', {
   first: after === undefined ? undefined : `/manage/users/${user.id}#events`,
+  firstLabel: 'Newest events',
   next: events.next === null ? undefined : `${withQuery(`/manage/users/${user.id}`, { before: events.next })}#events`,
   nextLabel: 'Older events',
 })}`;

@@ -87,8 +87,8 @@ function userTable(users: readonly User[], filters: ListFilters): SafeHtml {
 </tr>`,
   );
   return html`<div class="table-wrap" role="region" aria-labelledby="users-caption" tabindex="0">
-<table>
-  <caption id="users-caption">${caption(filters)}</caption>
+<table class="users">
+  <caption id="users-caption"><span class="caption-text">${caption(filters)}</span></caption>
   <thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead>
   <tbody>${rows}</tbody>
 </table>
