@@ -209,6 +209,19 @@ describe('the admin pages (/manage) under hostile input', () => {
       }
     });
 
+    it('shows what an attacker sent (a user agent, a login name) as text in the audit log', async () => {
+      await t.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        headers: { 'user-agent': '<script>alert("ua")</script>' },
+        payload: { email: studentBody.email, password: 'not the password' },
+      });
+      const res = await get(t, '/manage/audit?type=login.failed', admin);
+      assertPage(res, 200, '&lt;script&gt;alert(&quot;ua&quot;)&lt;/script&gt;');
+      assert.doesNotMatch(res.body, /<script>alert/);
+      assert.match(res.body, /<dt>reason<\/dt><dd>wrong_password<\/dd>/, 'the detail as a definition list');
+    });
+
     it("explains a broken link to a user's older events, and shows the newest", async () => {
       const res = await get(t, `/manage/users/${studentId}?before=not-an-id`, admin);
       assertPage(res, 400, 'The link to older events is broken');
