@@ -201,6 +201,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     totp,
     emailVerification,
     passwordService,
+    audit,
+    outbox,
+    publicUrl: publicUrl.base,
   });
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)

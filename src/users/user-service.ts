@@ -248,6 +248,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     const id = target.id;
     const username = changes.username === undefined ? undefined : checkNewUsername(changes.username);
     checkFullName(changes.fullName);
+    if (changes.email !== undefined) checkEmail(changes.email);
     const patch = diff(target, { ...changes, username });
     if (Object.keys(patch).length === 0) return target;
     const [byEmail, byUsername] = await Promise.all([

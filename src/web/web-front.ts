@@ -23,6 +23,7 @@ import { homePage } from './pages/home-page.js';
 import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
+import { managePages, type ManageDeps } from './pages/manage/manage-pages.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
 import { twoFactorPages } from './pages/two-factor-pages.js';
 import { verifyEmailPages } from './pages/verify-email-pages.js';
@@ -32,7 +33,7 @@ import { webSessionHook } from './web-session.js';
 /** Form bodies are small: a few fields, never a file (uploads have their own limit). */
 const FORM_BODY_LIMIT = 64 * 1024;
 
-export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
+export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 'kit'> {
   config: Config;
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
@@ -101,6 +102,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(passwordPage({ ...deps, kit, minPasswordLength: config.passwords.minLength }));
     await app.register(sessionsPage({ ...deps, kit }));
     await app.register(twoFactorPages({ ...deps, kit }));
+    await app.register(managePages({ ...deps, kit }));
   };
 
   return {

@@ -44,6 +44,24 @@ describe('the user service refuses an invalid email, as the API does (CLI, ADMIN
     }
   });
 
+  it('changes no email to an invalid one (an admin through a web page, as PATCH /users/{id} would)', async () => {
+    const admin = newUserBody();
+    await t.users.ensureAdmin({ email: admin.email, password: admin.password, username: admin.username });
+    const actor = await t.store.findUserByEmail(admin.email);
+    assert.ok(actor);
+    const target = newUserBody();
+    const user = await t.users.register({ ...target, fullName: null }, null);
+    for (const [email, valid] of SAMPLES) {
+      if (valid) continue;
+      await assert.rejects(t.users.update(actor, user.id, { email }), (error: unknown) => {
+        assert.ok(error instanceof ValidationFailed, email);
+        assert.deepEqual(error.issues, [{ loc: ['body', 'email'], msg: 'value is not a valid email address', type: 'value_error' }]);
+        return true;
+      });
+    }
+    assert.equal((await t.store.findUserById(user.id))?.email, target.email);
+  });
+
   it('creates nobody for an invalid email', async () => {
     await assert.rejects(
       t.users.ensureAdmin({ email: 'nobody-at-all', password: 'long-enough-password', username: 'nobody' }),

@@ -1,0 +1,36 @@
+/**
+ * The admin pages, /manage/...: users (list, create, one user and what an admin may do to them),
+ * the audit log and, without a mail server, the outbox. Admins only: anyone else gets the sign-in
+ * page or the 403 page (kit.requireAdmin); every form is CSRF-checked (kit.post). The rules are
+ * the services' (the same as /users, /admin/audit and /admin/outbox, which stay the JSON API's).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AuditLog } from '../../../audit/audit-log.js';
+import type { TotpService } from '../../../auth/totp-service.js';
+import type { DevOutbox } from '../../../mail/dev-outbox.js';
+import type { UserService } from '../../../users/user-service.js';
+import type { WebKit } from '../../web-kit.js';
+import { auditPage } from './audit-page.js';
+import { outboxPage } from './outbox-page.js';
+import { userPages } from './user-pages.js';
+import { usersListPages } from './users-list-pages.js';
+
+export interface ManageDeps {
+  kit: WebKit;
+  users: UserService;
+  totp: TotpService;
+  audit: AuditLog;
+  /** The development outbox; null when mail goes out through SMTP. */
+  outbox: DevOutbox | null;
+  /** The service's public base URL (http/public-url.ts): only links to it are clickable in the outbox. */
+  publicUrl: () => string | null;
+}
+
+export function managePages(deps: ManageDeps) {
+  return async (app: FastifyInstance) => {
+    await app.register(usersListPages(deps));
+    await app.register(userPages(deps));
+    await app.register(auditPage(deps));
+    await app.register(outboxPage(deps));
+  };
+}
