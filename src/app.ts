@@ -187,6 +187,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     sessions,
     totp,
     emailVerification,
+    qrLogin,
   });
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)

@@ -9,6 +9,7 @@
 import cookie, { fastifyCookie } from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { QrLoginService } from '../auth/qr-login.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { pageHeaders } from '../http/security-headers.js';
@@ -18,6 +19,8 @@ import { createCsrf } from './csrf.js';
 import { html } from './html.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { qrApprovePages } from './pages/qr-approve-pages.js';
+import { qrSignInPages } from './pages/qr-sign-in-pages.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
 import { createWebKit, errorMain, type WebKit } from './web-kit.js';
 import { webSessionHook } from './web-session.js';
@@ -30,6 +33,7 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'> {
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
   csrfSecret: Buffer;
+  qrLogin: QrLoginService;
 }
 
 /**
@@ -87,6 +91,8 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(homePage({ kit }));
     await app.register(signInPages({ ...deps, kit }));
     await app.register(confirmPage({ ...deps, kit }));
+    await app.register(qrSignInPages({ ...deps, kit }));
+    await app.register(qrApprovePages({ ...deps, kit }));
   };
 
   return {
