@@ -204,6 +204,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     audit,
     outbox,
     publicUrl: publicUrl.base,
+    qrLogin,
   });
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)

@@ -67,6 +67,11 @@ export interface QrLoginService {
    */
   collect<T>(id: string, secret: string, context: RequestContext, issuer: SessionIssuer<T>): Promise<QrLoginCollected<T>>;
   info(id: string): Promise<QrLoginRequestInfo>;
+  /**
+   * The QR of a request again (what start drew), for the device that keeps its id: a page shown
+   * again after a reload. The id is what the QR shows anyway; nothing is read or checked here.
+   */
+  qrCode(id: string): Pick<QrLoginStarted, 'qr_data' | 'qr_svg'>;
   /** Approves as `user`, from the session `sessionId` (which must be live). */
   approve(user: User, sessionId: string | undefined, id: string, context: RequestContext): Promise<void>;
   deny(user: User, id: string, context: RequestContext): Promise<void>;
@@ -79,6 +84,8 @@ interface RequestData {
   created_at: string;
   status: 'pending' | 'denied';
 }
+
+const QR_RENDER = { margin: 4, scale: 8 };
 
 const notFound = () =>
   new AppError(404, 'QR_LOGIN_NOT_FOUND', 'No such sign-in request: unknown, expired, or already used');
@@ -113,6 +120,14 @@ export function createQrLoginService(deps: {
 }): QrLoginService {
   const { store, users, login, audit } = deps;
   const tokens = store.oneTimeTokens;
+
+  /** What the QR of a request says, and its modules. */
+  function draw(id: string) {
+    const base = deps.publicUrl();
+    const qrData = base === null ? `authqr://login?id=${id}` : `${base}/qr-login?id=${encodeURIComponent(id)}`;
+    // Drawn directly, not through the render cache: a one-off code would only push badges out.
+    return { qrData, matrix: encodeMatrix(qrData, 'M') };
+  }
 
   const secondsLeft = (token: OneTimeToken, now: Date) =>
     Math.max(0, Math.ceil(((token.expiresAt as Date).getTime() - now.getTime()) / 1000));
@@ -183,19 +198,21 @@ export function createQrLoginService(deps: {
         expiresAt: new Date(now.getTime() + QR_LOGIN_TTL_SECONDS * 1000),
         data: JSON.stringify(data),
       });
-      const base = deps.publicUrl();
-      const qrData = base === null ? `authqr://login?id=${id}` : `${base}/qr-login?id=${encodeURIComponent(id)}`;
-      // Drawn directly, not through the render cache: a one-off code would only push badges out.
-      const matrix = encodeMatrix(qrData, 'M');
+      const { qrData, matrix } = draw(id);
       return {
         id,
         secret,
         expires_in: QR_LOGIN_TTL_SECONDS,
         interval: QR_LOGIN_POLL_INTERVAL_SECONDS,
         qr_data: qrData,
-        qr_png_base64: renderPng(matrix, { margin: 4, scale: 8 }).toString('base64'),
-        qr_svg: renderSvg(matrix, { margin: 4, scale: 8 }),
+        qr_png_base64: renderPng(matrix, QR_RENDER).toString('base64'),
+        qr_svg: renderSvg(matrix, QR_RENDER),
       };
+    },
+
+    qrCode(id) {
+      const { qrData, matrix } = draw(id);
+      return { qr_data: qrData, qr_svg: renderSvg(matrix, QR_RENDER) };
     },
 
     status: (id, secret) => poll(id, secret, null),

@@ -153,7 +153,15 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     },
     {
       name: 'qr-login-ip',
-      routes: ['POST /auth/qr-login/start', 'GET /auth/qr-login/:id', 'POST /auth/qr-login/:id'],
+      // The web front's screen that shows the code starts, reads and collects like the API.
+      routes: [
+        'POST /auth/qr-login/start',
+        'GET /auth/qr-login/:id',
+        'POST /auth/qr-login/:id',
+        'GET /sign-in/qr',
+        'GET /sign-in/qr/status',
+        'POST /sign-in/qr/collect',
+      ],
       limit: limits.qrLoginPerIp,
       hook: 'onRequest',
       key: ip,
@@ -161,7 +169,14 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     },
     {
       name: 'qr-login-user',
-      routes: ['GET /auth/qr-login/:id/info', 'POST /auth/qr-login/:id/approve', 'POST /auth/qr-login/:id/deny'],
+      routes: [
+        'GET /auth/qr-login/:id/info',
+        'POST /auth/qr-login/:id/approve',
+        'POST /auth/qr-login/:id/deny',
+        'GET /qr-login',
+        'POST /qr-login/approve',
+        'POST /qr-login/deny',
+      ],
       limit: limits.qrLoginApprovePerUser,
       hook: 'preHandler',
       key: user,

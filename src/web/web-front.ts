@@ -9,6 +9,7 @@
 import cookie, { fastifyCookie } from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { QrLoginService } from '../auth/qr-login.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { pageHeaders } from '../http/security-headers.js';
@@ -24,6 +25,8 @@ import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
 import { managePages, type ManageDeps } from './pages/manage/manage-pages.js';
+import { qrApprovePages } from './pages/qr-approve-pages.js';
+import { qrSignInPages } from './pages/qr-sign-in-pages.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
 import { twoFactorPages } from './pages/two-factor-pages.js';
 import { verifyEmailPages } from './pages/verify-email-pages.js';
@@ -39,6 +42,7 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 
   /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
   csrfSecret: Buffer;
   passwordService: PasswordService;
+  qrLogin: QrLoginService;
 }
 
 /**
@@ -103,6 +107,8 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(sessionsPage({ ...deps, kit }));
     await app.register(twoFactorPages({ ...deps, kit }));
     await app.register(managePages({ ...deps, kit }));
+    await app.register(qrSignInPages({ ...deps, kit }));
+    await app.register(qrApprovePages({ ...deps, kit }));
   };
 
   return {
