@@ -42,6 +42,7 @@ import { createQrImages } from './qr/qr-images.js';
 import { badgeKeyOf, createQrService } from './qr/qr-service.js';
 import { badgeRoutes } from './qr/badge-routes.js';
 import { createBadgeVerifier } from './qr/badge-verifier.js';
+import { defaultQrScanner } from './qr/qr-scan.js';
 import { qrRoutes } from './qr/qr-routes.js';
 import type { Store } from './store/store.js';
 import { userRoutes } from './users/user-routes.js';
@@ -157,6 +158,8 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badgeTtlSeconds: config.qr.badgeTtlDays * 24 * 3600,
   });
   const badges = createBadgeVerifier({ verifying: keys.verifying, users });
+  // One scanner (its queue and budgets) for POST /qr/scan and the badge checker's photo upload.
+  const scanner = defaultQrScanner();
   const qrLogin = createQrLoginService({ store, users, sessions, login, audit, publicUrl: publicUrl.base });
   // Its own renderer with no cache: the otpauth:// URI holds the secret, which must not linger in memory.
   const totp = createTotpService({
@@ -205,6 +208,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     outbox,
     publicUrl: publicUrl.base,
     qrLogin,
+    qr,
+    badges,
+    scanner,
   });
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)
@@ -252,7 +258,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(passwordRoutes({ passwordService, emailVerification, auth }));
   await app.register(outboxRoutes({ outbox, auth }));
   await app.register(qrRoutes({ qr, auth }));
-  await app.register(badgeRoutes({ verifier: badges, auth }));
+  await app.register(badgeRoutes({ verifier: badges, auth, scanner }));
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
   await app.register(auditRoutes({ audit, auth }));
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).

@@ -141,11 +141,12 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
       headers: true,
     },
     { name: 'qr-encode-user', routes: ['POST /qr/encode'], limit: limits.qrEncodePerUser, hook: 'preHandler', key: user, headers: true },
-    { name: 'qr-verify-ip', routes: ['POST /qr/verify'], limit: limits.qrVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'qr-verify-ip', routes: ['POST /qr/verify', 'POST /check'], limit: limits.qrVerifyPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       // Decoding an image and drawing a badge cost CPU: per user, after authentication.
       name: 'qr-scan-user',
-      routes: ['POST /qr/scan', 'POST /qr/generate'],
+      // The badge pages: making a badge, and the checker's photo upload.
+      routes: ['POST /qr/scan', 'POST /qr/generate', 'POST /badge', 'POST /check/photo'],
       limit: limits.qrScanPerUser,
       hook: 'preHandler',
       key: user,

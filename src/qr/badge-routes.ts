@@ -19,8 +19,11 @@ import { defaultQrScanner, type QrScanner, SCAN_MAX_BYTES, scanErrors } from './
 import { ScanResponseSchema, VerifyBodySchema, VerifyResponseSchema } from './qr-schemas.js';
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg'];
-/** What a multipart part may declare: browsers send application/octet-stream for unknown files. */
-const PART_TYPES = [...IMAGE_TYPES, 'image/jpg', 'application/octet-stream'];
+/**
+ * What a multipart part may declare: browsers send application/octet-stream for unknown files.
+ * The badge checker's upload form (web/pages/check-pages.ts) accepts the same.
+ */
+export const PART_TYPES = [...IMAGE_TYPES, 'image/jpg', 'application/octet-stream'];
 
 /** Fastify's own errors in the scan scope, said in terms of images rather than JSON. */
 function translate(error: FastifyError): Error {

@@ -71,11 +71,14 @@ export const ImageResponseSchema = {
   },
 };
 
+/** The longest text POST /qr/verify reads (the badge checker's page reads the same). */
+export const VERIFY_MAX_CHARS = 4096;
+
 export const VerifyBodySchema = Type.Object(
   {
     data: Type.String({
       minLength: 1,
-      maxLength: 4096,
+      maxLength: VERIFY_MAX_CHARS,
       description: 'The text read from a QR badge',
       examples: ['USER:6916cbc709d9eedb316de5c3|EMAIL:alice@example.com|ROLE:student|IAT:1764000000|EXP:1795536000|KID:…|SIG:…'],
     }),

@@ -14,11 +14,16 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { pageHeaders } from '../http/security-headers.js';
 import { StoreUnavailable } from '../store/store.js';
+import type { BadgeVerifier } from '../qr/badge-verifier.js';
+import type { QrScanner } from '../qr/qr-scan.js';
+import type { QrService } from '../qr/qr-service.js';
 import { ASSETS_PREFIX, type WebAssets } from './assets.js';
 import { createCsrf } from './csrf.js';
 import { html } from './html.js';
 import type { PasswordService } from '../auth/password-service.js';
 import { accountPage } from './pages/account-page.js';
+import { badgePages } from './pages/badge-pages.js';
+import { checkPages } from './pages/check-pages.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
 import { passwordPage } from './pages/password-page.js';
@@ -43,6 +48,10 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 
   csrfSecret: Buffer;
   passwordService: PasswordService;
   qrLogin: QrLoginService;
+  /** Badges: drawing and issuing (POST /qr/generate's), checking (POST /qr/verify's), reading photos (POST /qr/scan's). */
+  qr: QrService;
+  badges: BadgeVerifier;
+  scanner: QrScanner;
 }
 
 /**
@@ -109,6 +118,8 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(managePages({ ...deps, kit }));
     await app.register(qrSignInPages({ ...deps, kit }));
     await app.register(qrApprovePages({ ...deps, kit }));
+    await app.register(badgePages({ kit, qr: deps.qr, verifier: deps.badges }));
+    await app.register(checkPages({ kit, verifier: deps.badges, scanner: deps.scanner }));
   };
 
   return {
