@@ -76,6 +76,8 @@ export interface AppParts {
   health: HealthService;
   /** Route schemas, compiled on first use (http/lazy-schemas.ts). */
   schemas: LazySchemas;
+  /** The web front's page routes (web/web-front.ts). */
+  pageRoutes: readonly { method: string; url: string }[];
 }
 
 export interface BuildOptions {
@@ -264,7 +266,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).
   await app.register(web.plugin);
 
-  return { app, users, health, schemas };
+  return { app, users, health, schemas, pageRoutes: web.routes };
 }
 
 /**

@@ -48,8 +48,10 @@ function navEntries(user: User | null): NavEntry[] {
   ];
 }
 
+/** The navigation entry a path belongs to: its own, or its section's (every /manage page is "Manage"). */
 function current(path: string, href: string): boolean {
-  return path === href || (href !== '/' && path.startsWith(`${href}/`));
+  const section = href.startsWith('/manage/') ? '/manage' : href;
+  return path === href || (section !== '/' && path.startsWith(`${section}/`));
 }
 
 export function page(chrome: Chrome, options: PageOptions): SafeHtml {

@@ -66,6 +66,8 @@ export function wantsHtml(request: FastifyRequest): boolean {
 export interface WebFront {
   /** The pages, in a Fastify scope of their own. */
   plugin: (app: FastifyInstance) => Promise<void>;
+  /** Every page route (`METHOD /url`), once registered: for the hostile-input test and the bench. */
+  readonly routes: readonly { method: string; url: string }[];
   /** The 404 page, for the service's one not-found handler (app.ts) when a browser asks. */
   notFound(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
 }
@@ -83,7 +85,11 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
   const headers = pageHeaders();
   const sessionHook = webSessionHook({ sessions: deps.sessions, httpsPages: publicOrigin?.startsWith('https:') ?? false });
 
+  const routes: { method: string; url: string }[] = [];
   const plugin = async (app: FastifyInstance) => {
+    app.addHook('onRoute', (route) => {
+      for (const method of Array.isArray(route.method) ? route.method : [route.method]) routes.push({ method, url: route.url });
+    });
     await app.register(cookie);
     await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
     app.decorateRequest('web', null);
@@ -124,6 +130,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
 
   return {
     plugin,
+    routes,
     async notFound(request, reply) {
       // Outside the pages' scope: the cookie header is read here, so the page knows who is signed in.
       request.cookies = fastifyCookie.parse(request.headers.cookie ?? '');

@@ -34,7 +34,8 @@ export type CookiePurpose =
   | 'sid' // the browser session
   | 'csrf' // the anonymous CSRF binding, before sign-in
   | 'mfa' // a sign-in waiting for its second factor (5 minutes)
-  | 'qrl'; // a sign-in by QR this browser started (its id and secret)
+  | 'qrl' // a sign-in by QR this browser started (its id and secret)
+  | 'rst'; // the token of an opened password-reset link (kept out of the address bar)
 
 export const cookieName = (purpose: CookiePurpose, secure: boolean) => (secure ? `__Host-${purpose}` : purpose);
 

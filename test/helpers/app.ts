@@ -26,6 +26,8 @@ export interface TestApp {
   /** The token keys the app signs and verifies with (generated in dataDir unless env says otherwise). */
   keys: KeySet;
   dataDir: string;
+  /** The web front's page routes. */
+  pageRoutes: readonly { method: string; url: string }[];
   /** Moves the clock the login locks count in (see BuildOptions.clock) forward. */
   advance(ms: number): void;
   close(): Promise<void>;
@@ -51,7 +53,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const keys = resolveKeySet(config, { info: () => {}, warn: () => {} });
   let skew = 0;
   const clock = () => new Date(Date.now() + skew);
-  const { app, users, schemas } = await buildApp({ config, store, keys, logger: false, clock });
+  const { app, users, schemas, pageRoutes } = await buildApp({ config, store, keys, logger: false, clock });
   await app.ready();
   return {
     app,
@@ -61,6 +63,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
     config,
     keys,
     dataDir,
+    pageRoutes,
     advance(ms) {
       skew += ms;
     },

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
+import { bearer, buildTestApp, newUserBody, signUp, type TestApp } from '../helpers/app.js';
 
 const PAYLOADS: { name: string; contentType: string; body: string }[] = [
   { name: 'malformed JSON', contentType: 'application/json', body: '{"a": ' },
@@ -65,6 +65,100 @@ describe('hostile input on every documented route', () => {
             else if (typeof code === 'string' && !listed.includes(code)) {
               failures.push(`${route.method} ${route.url} (${payload.name}): ${res.statusCode} ${code} not listed`);
             }
+          }
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+});
+
+/** Junk a form can carry: every field name the pages read, with values no page expects. */
+function junkForms(csrf: string): { name: string; contentType: string; body: string }[] {
+  const fields = ['login', 'password', 'email', 'username', 'full_name', 'code', 'next', 'token', 'new_password', 'current_password', 'role', 'disabled', 'id', 'q', 'confirm', 'replace', 'data', 'session_id', 'type', 'user_id', 'before', 'cursor'];
+  const form = (value: (name: string) => string) =>
+    [`_csrf=${encodeURIComponent(csrf)}`, ...fields.map((f) => `${f}=${encodeURIComponent(value(f))}`)].join('&');
+  return [
+    { name: 'only the token', contentType: 'application/x-www-form-urlencoded', body: `_csrf=${encodeURIComponent(csrf)}` },
+    { name: 'huge values', contentType: 'application/x-www-form-urlencoded', body: form(() => 'x'.repeat(3000)) },
+    { name: 'control characters and markup', contentType: 'application/x-www-form-urlencoded', body: form(() => '\u0000\u001b[31m<script>alert(1)</script>\u202e') },
+    { name: 'repeated fields', contentType: 'application/x-www-form-urlencoded', body: `${form(() => 'a')}&${form(() => 'b')}` },
+    { name: 'a next outside the service', contentType: 'application/x-www-form-urlencoded', body: form((f) => (f === 'next' ? '//evil.example/x' : 'https://evil.example')) },
+    { name: 'JSON with wrong types', contentType: 'application/json', body: JSON.stringify({ _csrf: csrf, login: { $gt: '' }, password: [1], email: null, code: 123456 }) },
+    { name: 'text', contentType: 'text/plain', body: 'hello' },
+    { name: 'broken multipart', contentType: 'multipart/form-data; boundary=xyz', body: '--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nnot an image' },
+  ];
+}
+
+describe('hostile input on every page of the web front', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp({ RATE_LIMIT_LOGIN_PER_ACCOUNT: '100000', RATE_LIMIT_REAUTH_PER_USER: '100000', RATE_LIMIT_QR_SCAN_PER_USER: '100000' });
+  });
+  after(() => t.close());
+
+  let address = 0;
+  const from = () => `10.77.${Math.floor(address / 250)}.${(address++ % 250) + 1}`;
+
+  /** A browser's cookies and the CSRF token of its forms: anonymous, or signed in through /sign-in. */
+  async function browser(credentials?: { login: string; password: string }) {
+    const ip = from();
+    const page = await t.app.inject({ url: '/sign-in', headers: { accept: 'text/html' }, remoteAddress: ip });
+    let cookie = String(page.headers['set-cookie']).split(';')[0] as string;
+    let csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] as string;
+    if (credentials !== undefined) {
+      const signedIn = await t.app.inject({
+        method: 'POST',
+        url: '/sign-in',
+        remoteAddress: ip,
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+        payload: new URLSearchParams({ _csrf: csrf, login: credentials.login, password: credentials.password, next: '/account' }).toString(),
+      });
+      assert.equal(signedIn.statusCode, 303, signedIn.body.slice(0, 200));
+      cookie = `${cookie}; ${String(signedIn.headers['set-cookie']).split(';')[0]}`;
+      const account = await t.app.inject({ url: '/account', headers: { cookie, accept: 'text/html' }, remoteAddress: ip });
+      csrf = /name="_csrf" value="([^"]+)"/.exec(account.body)?.[1] as string;
+    }
+    return { cookie, csrf, ip };
+  }
+
+  it('never answers 5xx, anonymous, signed in or as an admin; every refusal is a page', async () => {
+    const routes = t.pageRoutes.filter((r) => r.method !== 'HEAD');
+    assert.ok(routes.length > 40, `${routes.length} page routes`);
+    const student = newUserBody();
+    assert.equal((await t.app.inject({ method: 'POST', url: '/auth/register', payload: student })).statusCode, 201);
+    const admin = newUserBody();
+    await t.users.ensureAdmin({ email: admin.email, password: admin.password, username: admin.username });
+    const failures: string[] = [];
+    for (const who of [undefined, { login: student.email, password: student.password }, { login: admin.email, password: admin.password }]) {
+      for (const route of routes) {
+        for (const id of ['%7B%24ne%7D', 'ffffffffffffffffffffffff']) {
+          // A fresh sign-in for each route: one route may end the session (sign out, delete).
+          const b = await browser(who);
+          const url = `${route.url.replace(/:[a-z_]+/g, id)}?next=%2F%2Fevil.example&id=%00&token=${'t'.repeat(600)}&q=%27&role=root&before=x&cursor=%24`;
+          const payloads = route.method === 'GET' ? [undefined] : junkForms(b.csrf);
+          for (const payload of payloads) {
+            const res = await t.app.inject({
+              method: route.method as 'GET',
+              url,
+              remoteAddress: b.ip,
+              headers: {
+                cookie: b.cookie,
+                accept: 'text/html',
+                'sec-fetch-site': 'same-origin',
+                ...(payload ? { 'content-type': payload.contentType } : {}),
+              },
+              ...(payload ? { payload: payload.body } : {}),
+            });
+            const label = `${who === undefined ? 'anonymous' : who.login === admin.email ? 'admin' : 'student'} ${route.method} ${url.slice(0, 60)} (${payload?.name ?? 'GET'})`;
+            if (res.statusCode >= 500) failures.push(`${label}: ${res.statusCode} ${res.body.slice(0, 160)}`);
+            const type = String(res.headers['content-type'] ?? '');
+            // Pages answer pages; the few JSON routes of the pages (the QR screen's status) answer JSON.
+            if (res.statusCode >= 400 && !type.startsWith('text/html') && !type.startsWith('application/json')) {
+              failures.push(`${label}: ${res.statusCode} as ${type}`);
+            }
+            const location = String(res.headers.location ?? '');
+            if (location.startsWith('//') || /^[a-z]+:/i.test(location)) failures.push(`${label}: redirects away to ${location}`);
           }
         }
       }

@@ -20,7 +20,7 @@ import { requestContext } from '../../http/request-context.js';
 import { csrfInput, errorSummary, field, type FieldError, notice, textField, titleWithErrors } from '../forms.js';
 import { html, type SafeHtml } from '../html.js';
 import { webContext, type WebKit } from '../web-kit.js';
-import { clearCookie, cookieOptions } from '../web-session.js';
+import { clearCookie, readCookie, setCookie } from '../web-session.js';
 import { fieldErrors } from './sign-in-pages.js';
 
 export interface PasswordResetDeps {
@@ -30,17 +30,14 @@ export interface PasswordResetDeps {
   sessions: SessionService;
 }
 
-/** The cookie the opened link's token waits in; __Host- prefixed on https, like the others. */
-const RESET_COOKIE = 'rst';
-const resetCookieName = (request: FastifyRequest) => (request.web?.secure ? `__Host-${RESET_COOKIE}` : RESET_COOKIE);
-
+/** The opened link's token waits in the 'rst' cookie (web-session.ts), never in the address bar. */
 function readResetToken(request: FastifyRequest): string | undefined {
-  const value = request.cookies?.[resetCookieName(request)];
-  return typeof value === 'string' && LINK_TOKEN_RE.test(value) ? value : undefined;
+  const value = readCookie(request, 'rst');
+  return value !== undefined && LINK_TOKEN_RE.test(value) ? value : undefined;
 }
 
 function clearResetToken(request: FastifyRequest, reply: FastifyReply): void {
-  if (request.cookies?.[resetCookieName(request)] !== undefined) reply.clearCookie(resetCookieName(request), cookieOptions(request.web?.secure ?? false));
+  if (readCookie(request, 'rst') !== undefined) clearCookie(request, reply, 'rst');
 }
 
 /** An address worth putting back in a form (what the service accepts at most), else nothing. */
@@ -133,7 +130,7 @@ ${devOutbox}
         // The link from the mail: its token moves into a cookie, and the address bar loses it.
         const token = query.token;
         if (typeof token === 'string' && LINK_TOKEN_RE.test(token)) {
-          reply.setCookie(resetCookieName(request), token, cookieOptions(request.web?.secure ?? false, RESET_TOKEN_TTL_SECONDS));
+          setCookie(request, reply, 'rst', token, RESET_TOKEN_TTL_SECONDS);
         } else {
           clearResetToken(request, reply);
         }
