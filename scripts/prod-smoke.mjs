@@ -210,6 +210,19 @@ try {
   const script = await fetch(new URL(asset, `${base}/docs/`));
   if (script.status !== 200 || (await script.text()).length < 100_000) fail(`Swagger UI's script answered ${script.status}`);
 
+  // The web front from the bundle: pages, their stylesheet and islands (built into dist/web/assets).
+  const home = await fetch(`${base}/`, { headers: { accept: 'text/html' } });
+  const homeHtml = await home.text();
+  const css = /href="(\/assets\/site-[^"]+\.css)"/.exec(homeHtml)?.[1];
+  if (home.status !== 200 || css === undefined) fail(`GET / for a browser answered ${home.status} without the stylesheet`);
+  const cssRes = await fetch(`${base}${css}`);
+  if (cssRes.status !== 200 || !/immutable/.test(cssRes.headers.get('cache-control') ?? '')) fail(`the stylesheet answered ${cssRes.status}`);
+  const check = await (await fetch(`${base}/check`, { headers: { accept: 'text/html' } })).text();
+  const island = /src="(\/assets\/badge-check-[^"]+\.js)"/.exec(check)?.[1];
+  if (island === undefined || (await fetch(`${base}${island}`)).status !== 200) fail('the badge checker\'s island is not served');
+  const signIn = await fetch(`${base}/sign-in`, { headers: { accept: 'text/html' } });
+  if (signIn.status !== 200 || !(await signIn.text()).includes('name="_csrf"')) fail(`GET /sign-in answered ${signIn.status}`);
+
   const lines = stdout.trim().split('\n').filter(Boolean);
   const notJson = lines.filter((l) => {
     try {
@@ -231,7 +244,7 @@ try {
   console.log(`cold start (spawn -> /health/ready 200): ${Math.round(coldStartMs)} ms`);
   console.log(`RSS idle: ${r(idle.rssMiB)} MiB`);
   console.log(`RSS after load (2000 reads, 20 registrations, 61 logins): ${r(loaded.rssMiB)} MiB (peak ${r(loaded.peakMiB)} MiB)`);
-  console.log(`bundle: profile, QR image and its scan, a 1500 px QR image (CPU workers, ${niced} at nice 19), Swagger UI page and script: OK`);
+  console.log(`bundle: profile, QR image and its scan, a 1500 px QR image (CPU workers, ${niced} at nice 19), Swagger UI page and script, web pages with their stylesheet and islands: OK`);
   console.log(`hostile 4000×4000 checkerboard: ${hostileRes.status} ${hostileBody.code}, /health/live answered first`);
   console.log(`logs: ${lines.length} JSON lines; SIGTERM: exit 0`);
 } catch (error) {
