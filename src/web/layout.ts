@@ -25,6 +25,8 @@ export interface PageOptions {
   islands?: string[];
   /** A narrow, centred column: the forms of signing in and up. */
   narrow?: boolean;
+  /** A wide page, header and column: the tables of /manage, whose columns would not fit 64rem. */
+  wide?: boolean;
 }
 
 interface NavEntry {
@@ -79,7 +81,7 @@ export function page(chrome: Chrome, options: PageOptions): SafeHtml {
 <link rel="icon" href="${assets.url('icon.svg')}" type="image/svg+xml">
 ${scripts}
 </head>
-<body>
+<body${options.wide ? html` class="wide"` : ''}>
 <a class="skip" href="#main">Skip to main content</a>
 <header class="site">
   <div class="bar">

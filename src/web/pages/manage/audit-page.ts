@@ -70,7 +70,7 @@ ${errorSummary(errors)}
   <div class="actions"><button type="submit">Filter</button>${type !== undefined || userId !== undefined ? html`<a href="/manage/audit">Show every event</a>` : ''}</div>
 </form>
 ${results}`;
-      return kit.render(request, reply, { title: titleWithErrors('Audit log', errors), main, status: errors.length > 0 ? 400 : 200 });
+      return kit.render(request, reply, { title: titleWithErrors('Audit log', errors), main, wide: true, status: errors.length > 0 ? 400 : 200 });
     });
   };
 }

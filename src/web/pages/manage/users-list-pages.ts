@@ -69,7 +69,7 @@ function caption(filters: ListFilters): string {
 }
 
 function statusOf(user: User): string {
-  return [user.disabled ? 'Disabled' : 'Active', user.totpEnabled ? '2FA on' : '', user.emailVerified ? '' : 'email not verified']
+  return [user.disabled ? 'Disabled' : 'Active', user.totpEnabled ? '2FA on' : '', user.emailVerified ? '' : 'email not confirmed']
     .filter(Boolean)
     .join(', ');
 }
@@ -82,7 +82,7 @@ function userTable(users: readonly User[], filters: ListFilters): SafeHtml {
   <td>${u.email}</td>
   <td>${u.fullName ?? ''}</td>
   <td>${ROLE_LABELS[u.role]}</td>
-  <td>${statusOf(u)}</td>
+  <td class="wraps">${statusOf(u)}</td>
   <td>${when(u.createdAt)}</td>
 </tr>`,
   );
@@ -149,7 +149,7 @@ ${errorSummary(errors)}
   <div class="actions"><button type="submit">Search</button>${filters.q !== undefined || filters.role !== undefined ? html`<a href="/manage/users">Show everyone</a>` : ''}</div>
 </form>
 ${results}`;
-      return kit.render(request, reply, { title: titleWithErrors('Users', errors), main, status: errors.length > 0 ? 400 : 200 });
+      return kit.render(request, reply, { title: titleWithErrors('Users', errors), main, wide: true, status: errors.length > 0 ? 400 : 200 });
     });
 
     kit.get(app, '/manage/users/new', async (request, reply) => {
