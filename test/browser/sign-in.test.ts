@@ -1,6 +1,6 @@
 /**
  * Journeys in a real browser: signing up, in (by keyboard alone) and out; a stolen cookie after
- * sign-out; a form posted from another site. Every page is checked by axe and photographed.
+ * sign-out; a form posted from another site; the page for an unknown address. Every page is checked by axe and photographed.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -92,6 +92,18 @@ describe('signing up, in and out in a browser', { skip: browserSkip }, () => {
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText(/Too many attempts for this account/).waitFor();
+    await context.close();
+  });
+
+  it('answers an unknown address with a page in the same look, which leads back', async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    const response = await page.goto(`${server.base}/no/such/page`);
+    assert.equal(response?.status(), 404);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await visit(page, 'not-found');
+    await page.getByRole('link', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await context.close();
   });
 

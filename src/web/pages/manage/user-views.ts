@@ -138,7 +138,7 @@ ${notice('info', what)}
 ${message}
 ${errorSummary(errors)}
 <dl class="facts">
-  <dt>Email</dt><dd>${user.email} <span class="muted">(${user.emailVerified ? 'verified' : 'not verified'})</span></dd>
+  <dt>Email</dt><dd>${user.email} <span class="muted">(${user.emailVerified ? 'confirmed' : 'not confirmed'})</span></dd>
   <dt>Full name</dt><dd>${user.fullName ?? html`<span class="muted">—</span>`}</dd>
   <dt>Role</dt><dd>${ROLE_LABELS[user.role]}</dd>
   <dt>Status</dt><dd>${user.disabled ? 'Disabled' : 'Active'}</dd>
