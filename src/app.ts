@@ -131,6 +131,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     tokens,
     audit,
     refreshTtlSeconds: config.jwt.refreshTokenTtlSeconds,
+    browserTtlSeconds: config.jwt.browserSessionTtlSeconds,
     accessTtlSeconds: config.jwt.accessTokenTtlSeconds,
   });
   // One count of attempts at a secret for every route that checks one (logins, 2FA, re-authentication).

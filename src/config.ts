@@ -52,6 +52,8 @@ export interface Config {
     audience: string | null;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
+    /** How long a browser's sign-in (the web pages' session cookie) lasts at most. */
+    browserSessionTtlSeconds: number;
   };
   passwords: { minLength: number; maxBytes: number };
   /** Bootstrap admin created at start-up when no user has this email. */
@@ -250,6 +252,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       audience: get('JWT_AUDIENCE') ?? null,
       accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL', 900, 60, 7 * 24 * 3600),
       refreshTokenTtlSeconds: int('REFRESH_TOKEN_TTL', 30 * 24 * 3600, 300, 365 * 24 * 3600),
+      browserSessionTtlSeconds: int('WEB_SESSION_TTL', 12 * 3600, 300, 30 * 24 * 3600),
     },
     passwords: { minLength, maxBytes: 1024 },
     admin,
