@@ -29,7 +29,7 @@ import { createHealthService, type HealthService } from './health/health-service
 import { healthRoutes } from './health/health-routes.js';
 import { createAccessLog } from './http/access-log.js';
 import { createPublicUrl } from './http/public-url.js';
-import { handleError } from './http/error-handler.js';
+import { handleError, type Unroutable, unroutableHandler } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
@@ -94,7 +94,10 @@ export interface BuildOptions {
 export async function buildApp(options: BuildOptions): Promise<AppParts> {
   const { config, store, keys } = options;
   const loggerOption = options.logger ?? { level: config.logLevel, redact: REDACT_PATHS };
+  // Requests the router cannot match answer through the web front's 404 page once it exists.
+  const unroutable: Unroutable = { page: null };
   const app = Fastify({
+    frameworkErrors: unroutableHandler(unroutable),
     ...(isLoggerInstance(loggerOption) ? { loggerInstance: loggerOption } : { logger: loggerOption }),
     bodyLimit: BODY_LIMIT,
     trustProxy: trustProxyOption(config.trustProxy),
@@ -215,6 +218,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badges,
     scanner,
   });
+  unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>
     wantsHtml(request)
       ? web.notFound(request, reply)

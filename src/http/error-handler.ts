@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errors, ValidationFailed } from '../errors.js';
 import { StoreUnavailable } from '../store/store.js';
+import { apiHeaders } from './security-headers.js';
 import { toValidationIssues } from './validation-errors.js';
 
 const FRAMEWORK_ERRORS: Record<string, { code: string; detail: string }> = {
@@ -45,4 +46,29 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
 
 function sendAppError(reply: FastifyReply, error: AppError) {
   return reply.code(error.statusCode).headers(error.headers).send({ detail: error.detail, code: error.code, ...error.extra });
+}
+
+/**
+ * Fastify's `frameworkErrors`: requests the router could not match, answered before any hook runs
+ * (so the headers every answer carries are set here). A path segment longer than the router takes
+ * (100 characters: no id is that long) is 414 URI_TOO_LONG; a broken %-escape is 400 BAD_URL.
+ * A browser asking for a page gets the 404 page instead: to a person, such an address names nothing.
+ */
+export interface Unroutable {
+  /** The web front's 404 page and whether a request asks for a page; set once the web front exists. */
+  page: { wanted(request: FastifyRequest): boolean; render(request: FastifyRequest, reply: FastifyReply): unknown } | null;
+}
+
+export function unroutableHandler(late: Unroutable) {
+  const headers = apiHeaders();
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-request-id', request.id);
+    if (late.page?.wanted(request)) return late.page.render(request, reply);
+    reply.headers(headers);
+    if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+      return reply.code(414).send({ detail: 'A part of the address is longer than 100 characters (no id is that long)', code: 'URI_TOO_LONG' });
+    }
+    if (error.code === 'FST_ERR_BAD_URL') return reply.code(400).send({ detail: 'The address is not valid: a %-escape in it is broken', code: 'BAD_URL' });
+    return reply.code(400).send({ detail: 'The address cannot be routed', code: 'BAD_REQUEST' });
+  };
 }
