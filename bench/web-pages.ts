@@ -9,7 +9,7 @@
  *   of 15). For comparison: Keycloak's sign-in page loads the whole PatternFly 5 stylesheet.
  */
 import { rmSync } from 'node:fs';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Page, type Response } from 'playwright-core';
 import { launchOptions } from '../test/browser/browser.js';
 import { median } from './micro.js';
 import { spawnService, waitFor200 } from './processes.js';
@@ -32,7 +32,7 @@ interface PageCost {
 async function cost(page: Page, base: string, pathname: string): Promise<PageCost> {
   const result: PageCost = { path: pathname, html: 0, css: 0, js: 0, other: 0, requests: 0, foreign: [], decoder: 0 };
   const seen: Promise<void>[] = [];
-  const onResponse = (response: import('playwright-core').Response) => {
+  const onResponse = (response: Response) => {
     seen.push(
       (async () => {
         const url = new URL(response.url());
