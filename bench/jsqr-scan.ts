@@ -9,7 +9,7 @@ import { inflateSync } from 'node:zlib';
 import type * as JpegModule from 'jpeg-js';
 import type { PNG as PngClass } from 'pngjs';
 import { AppError } from '../src/errors.js';
-import { PNG_SIGNATURE } from '../src/qr/render-png.js';
+import { PNG_SIGNATURE } from '../src/qr-render/render-png.js';
 
 /** Largest upload, in bytes. */
 export const SCAN_MAX_BYTES = 5 * 1024 * 1024;

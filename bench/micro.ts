@@ -4,8 +4,8 @@
  */
 import { hash } from '@node-rs/argon2';
 import QRCode from 'qrcode';
-import { encodeMatrix, renderPng } from '../src/qr/render-png.js';
-import { renderSvg } from '../src/qr/render-svg.js';
+import { encodeMatrix, renderPng } from '../src/qr-render/render-png.js';
+import { renderSvg } from '../src/qr-render/render-svg.js';
 import { ARGON2_OPTIONS } from './seed.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;

@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const timeoutMs = Number(values.timeout) * 1000;
   const kinds = values.only?.split(',') ?? ['photo', 'hostile'];
   const images = benchImages().filter((image) => kinds.includes(image.kind));
-  const { renderPng, encodeMatrix } = await import('../src/qr/render-png.js');
+  const { renderPng, encodeMatrix } = await import('../src/qr-render/render-png.js');
   writeFileSync(path.join(REPO_ROOT, 'bench/results/images/warm-up.png'), renderPng(encodeMatrix('warm-up'), { margin: 4 }));
   const rows: string[][] = [];
   const found: Record<Decoder, number> = { jsqr: 0, 'zxing-wasm': 0 };

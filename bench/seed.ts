@@ -13,7 +13,7 @@ import { hash as bcryptHash } from '@node-rs/bcrypt';
 import Database from 'better-sqlite3';
 import { openStore } from '../src/store/open.js';
 
-/** The service's parameters (src/auth/passwords.ts): Argon2id, m=19 MiB, t=2, p=1. */
+/** The service's parameters (src/auth/passwords/passwords.ts): Argon2id, m=19 MiB, t=2, p=1. */
 export const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 export const SEED_PASSWORD = 'bench-password-01';
 /**

@@ -7,23 +7,23 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { createAuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './audit/audit-routes.js';
-import { authRoutes } from './auth/auth-routes.js';
+import { authRoutes } from './auth/login/auth-routes.js';
 import { createAuthenticator } from './auth/authenticate.js';
-import { createEmailVerificationService } from './auth/email-verification-service.js';
-import { createLegacyHashWatch } from './auth/legacy-hashes.js';
-import { createPasswordHasher } from './auth/passwords.js';
-import { deriveSecret, type KeySet } from './auth/keys.js';
-import { createLoginFlow } from './auth/login-flow.js';
-import { createLoginThrottle } from './auth/login-throttle.js';
-import { createQrLoginService } from './auth/qr-login.js';
-import { qrLoginRoutes } from './auth/qr-login-routes.js';
-import { passwordRoutes } from './auth/password-routes.js';
-import { createPasswordService } from './auth/password-service.js';
-import { sessionRoutes } from './auth/session-routes.js';
-import { createSessionService } from './auth/session-service.js';
-import { createTokenService } from './auth/tokens.js';
-import { totpRoutes } from './auth/totp-routes.js';
-import { createTotpService } from './auth/totp-service.js';
+import { createEmailVerificationService } from './auth/recovery/email-verification-service.js';
+import { createLegacyHashWatch } from './auth/passwords/legacy-hashes.js';
+import { createPasswordHasher } from './auth/passwords/passwords.js';
+import { deriveSecret, type KeySet } from './auth/tokens/keys.js';
+import { createLoginFlow } from './auth/login/login-flow.js';
+import { createLoginThrottle } from './auth/login/login-throttle.js';
+import { createQrLoginService } from './auth/qr-login/qr-login.js';
+import { qrLoginRoutes } from './auth/qr-login/qr-login-routes.js';
+import { passwordRoutes } from './auth/recovery/password-routes.js';
+import { createPasswordService } from './auth/recovery/password-service.js';
+import { sessionRoutes } from './auth/sessions/session-routes.js';
+import { createSessionService } from './auth/sessions/session-service.js';
+import { createTokenService } from './auth/tokens/tokens.js';
+import { totpRoutes } from './auth/totp/totp-routes.js';
+import { createTotpService } from './auth/totp/totp-service.js';
 import type { Config } from './config.js';
 import { createHealthService, type HealthService } from './health/health-service.js';
 import { healthRoutes } from './health/health-routes.js';
@@ -38,7 +38,7 @@ import { createValidatorCompiler } from './http/validators.js';
 import { createBackgroundTasks } from './mail/background-tasks.js';
 import { createMailer } from './mail/mailer.js';
 import { outboxRoutes } from './mail/outbox-routes.js';
-import { createQrImages } from './qr/qr-images.js';
+import { createQrImages } from './qr-render/qr-images.js';
 import { badgeKeyOf, createQrService } from './qr/qr-service.js';
 import { badgeRoutes } from './qr/badge-routes.js';
 import { createBadgeVerifier } from './qr/badge-verifier.js';
@@ -83,7 +83,7 @@ export interface AppParts {
 export interface BuildOptions {
   config: Config;
   store: Store;
-  /** Token keys (see auth/keys.ts resolveKeySet). */
+  /** Token keys (see auth/tokens/keys.ts resolveKeySet). */
   keys: KeySet;
   /** A pino logger, or Fastify logger options; false for silence (tests). */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger;

@@ -3,6 +3,6 @@
  * service runs off the event loop, by name. Built as its own file beside main.mjs by
  * scripts/bundle.mjs; run as it is from src/ under tsx.
  */
-export { hashBcrypt, hashPassword, verifyArgon2, verifyBcrypt } from './auth/password-hashing.js';
-export { drawQrTask } from './qr/draw-qr.js';
+export { hashBcrypt, hashPassword, verifyArgon2, verifyBcrypt } from './auth/passwords/password-hashing.js';
+export { drawQrTask } from './qr-render/draw-qr.js';
 export { decodeQr } from './qr/scan-decode.js';

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import { buildApp, REDACT_PATHS } from './app.js';
-import { describeKeyLocation, resolveKeySet } from './auth/keys.js';
+import { describeKeyLocation, resolveKeySet } from './auth/tokens/keys.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { ValidationFailed } from './errors.js';
 import { createBatchedDestination } from './logging/batched-destination.js';

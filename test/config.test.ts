@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GENERATED_SECRET_FILE, resolveSigningSecret } from '../src/auth/signing-secret.js';
+import { GENERATED_SECRET_FILE, resolveSigningSecret } from '../src/auth/tokens/signing-secret.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 let tmp: string;

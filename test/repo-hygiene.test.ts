@@ -68,7 +68,7 @@ describe('dependencies are declared honestly', () => {
     Number((JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version.split('.')[0]);
 
   it('asks for the Node.js that has every API the code uses (zlib.crc32 arrived in 20.15)', () => {
-    const usesCrc32 = readFileSync(path.join(REPO_ROOT, 'src/qr/render-png.ts'), 'utf8').includes('crc32');
+    const usesCrc32 = readFileSync(path.join(REPO_ROOT, 'src/qr-render/render-png.ts'), 'utf8').includes('crc32');
     assert.ok(usesCrc32);
     const [, major, minor] = /^>=(\d+)\.(\d+)/.exec(pkg.engines.node) ?? [];
     assert.ok(Number(major) > 20 || (Number(major) === 20 && Number(minor) >= 15), `engines.node is ${pkg.engines.node}`);

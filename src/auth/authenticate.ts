@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { errors } from '../errors.js';
 import type { User } from '../store/store.js';
 import type { UserService } from '../users/user-service.js';
-import type { AccessClaims, TokenService } from './tokens.js';
+import type { AccessClaims, TokenService } from './tokens/tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

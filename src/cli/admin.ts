@@ -11,7 +11,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createAuditLog } from '../audit/audit-log.js';
-import { createPasswordHasher } from '../auth/passwords.js';
+import { createPasswordHasher } from '../auth/passwords/passwords.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { AppError, ValidationFailed } from '../errors.js';
 import { openStore } from '../store/open.js';

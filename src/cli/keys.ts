@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { generateSigningJwk } from '../auth/keys.js';
+import { generateSigningJwk } from '../auth/tokens/keys.js';
 
 const USAGE = `Usage:
   npm run keys -- generate --out <file>     writes a new private Ed25519 key to <file> (mode 0600;

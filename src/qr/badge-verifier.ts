@@ -5,7 +5,7 @@
  * still the user's. Claims are only echoed once the signature holds: an unsigned or forged badge
  * reveals nothing about anyone.
  */
-import type { SigningKey } from '../auth/keys.js';
+import type { SigningKey } from '../auth/tokens/keys.js';
 import type { Role, User } from '../store/store.js';
 import { parseBadge, signatureMatches } from './badge.js';
 

@@ -3,7 +3,7 @@
  * loop) before any worker is asked to decode it: a 100-byte PNG may claim 50,000 × 50,000 pixels,
  * and a 124 KB one 4000 × 4000 pixels of 16-bit RGBA, 128 MB of samples before any conversion.
  */
-import { PNG_SIGNATURE } from './render-png.js';
+import { PNG_SIGNATURE } from '../qr-render/render-png.js';
 
 export interface ImageHeader {
   format: 'png' | 'jpeg';

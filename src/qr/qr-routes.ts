@@ -9,7 +9,7 @@ import { type Authenticator, currentUser } from '../auth/authenticate.js';
 import { response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { UserIdParamsSchema } from '../users/user-schemas.js';
-import type { RenderedImage } from './render-cache.js';
+import type { RenderedImage } from '../qr-render/render-cache.js';
 import { EncodeBodySchema, ImageQuerySchema, ImageResponseSchema, QrCodeResponseSchema } from './qr-schemas.js';
 import type { QrService } from './qr-service.js';
 

@@ -8,14 +8,14 @@
  * time and the key — and, should the key have been rotated or the role changed since, a badge
  * that states the current facts rather than one /qr/verify would refuse.
  */
-import type { KeySet, SigningKey } from '../auth/keys.js';
+import type { KeySet, SigningKey } from '../auth/tokens/keys.js';
 import { errors } from '../errors.js';
 import type { Store, User } from '../store/store.js';
 import type { UserService } from '../users/user-service.js';
 import { isUsableKid, signBadge } from './badge.js';
 import { legacyPayload } from './payload.js';
-import type { ImageOptions, QrImages } from './qr-images.js';
-import type { RenderedImage } from './render-cache.js';
+import type { ImageOptions, QrImages } from '../qr-render/qr-images.js';
+import type { RenderedImage } from '../qr-render/render-cache.js';
 
 export const LEGACY_IMAGE: ImageOptions = { format: 'png', margin: 5, ecc: 'M' };
 

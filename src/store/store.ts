@@ -171,7 +171,7 @@ export interface AuditStore {
 
 /**
  * Counters of failed attempts at a secret (a password, a TOTP code), each under a key: one key per
- * account and source, one per account (see auth/login-throttle.ts). `subject` groups the keys of
+ * account and source, one per account (see auth/login/login-throttle.ts). `subject` groups the keys of
  * one account, so a password reset can lift all of its locks at once.
  */
 export interface ThrottlePolicy {

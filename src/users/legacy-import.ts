@@ -118,7 +118,7 @@ function sameUser(existing: User, user: NewUser): 'skipped' | string {
     : `id ${user.id} already belongs to a different user (created ${existing.createdAt.toISOString()})`;
 }
 
-/** The bcrypt forms the verifier checks (auth/passwords.ts): 2a, 2b, 2x and 2y. */
+/** The bcrypt forms the verifier checks (auth/passwords/passwords.ts): 2a, 2b, 2x and 2y. */
 const BCRYPT = /^\$2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 /** $2$, bcrypt's first version: the bcrypt library here cannot verify it, so its user could never sign in. */
 const UNVERIFIABLE_BCRYPT = /^\$2\$\d{2}\$[./A-Za-z0-9]{53}$/;

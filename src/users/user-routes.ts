@@ -1,8 +1,8 @@
 /** The /users endpoints: me, the admin's paged list, one user, creation and changes, deletion. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { RegisterBodySchema } from '../auth/auth-schemas.js';
-import { ChangeEmailBodySchema } from '../auth/password-schemas.js';
+import { RegisterBodySchema } from '../auth/login/auth-schemas.js';
+import { ChangeEmailBodySchema } from '../auth/recovery/password-schemas.js';
 import { type Authenticator, currentUser } from '../auth/authenticate.js';
 import { withExamples, response } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';

@@ -3,10 +3,10 @@
  * passwords are checked and upgraded. Routes call this; this calls the Store.
  */
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import type { EmailVerificationService } from '../auth/email-verification-service.js';
-import { createLoginThrottle, type LoginThrottle, userSubject } from '../auth/login-throttle.js';
-import type { PasswordHasher } from '../auth/passwords.js';
-import type { SessionService } from '../auth/session-service.js';
+import type { EmailVerificationService } from '../auth/recovery/email-verification-service.js';
+import { createLoginThrottle, type LoginThrottle, userSubject } from '../auth/login/login-throttle.js';
+import type { PasswordHasher } from '../auth/passwords/passwords.js';
+import type { SessionService } from '../auth/sessions/session-service.js';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { AppError, errors, ValidationFailed } from '../errors.js';
 import { Conflict, LastAdmin, type Role, type Store, type User, type UserPatch } from '../store/store.js';
@@ -44,7 +44,7 @@ export interface UserService {
   createWithRole(input: Registration & { role: Role }): Promise<User>;
   /**
    * Email (or username) + password login; one answer for an unknown account and a wrong password.
-   * Attempts are counted and locked (auth/login-throttle.ts) for unknown accounts exactly as for
+   * Attempts are counted and locked (auth/login/login-throttle.ts) for unknown accounts exactly as for
    * known ones.
    */
   login(login: string, password: string, context: RequestContext): Promise<User>;

@@ -9,7 +9,7 @@
 import cookie, { fastifyCookie } from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { QrLoginService } from '../auth/qr-login.js';
+import type { QrLoginService } from '../auth/qr-login/qr-login.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { pageHeaders } from '../http/security-headers.js';
@@ -20,7 +20,7 @@ import type { QrService } from '../qr/qr-service.js';
 import { ASSETS_PREFIX, type WebAssets } from './assets.js';
 import { createCsrf } from './csrf.js';
 import { html } from './html.js';
-import type { PasswordService } from '../auth/password-service.js';
+import type { PasswordService } from '../auth/recovery/password-service.js';
 import { accountPage } from './pages/account-page.js';
 import { badgePages } from './pages/badge-pages.js';
 import { checkPages } from './pages/check-pages.js';
@@ -44,7 +44,7 @@ const FORM_BODY_LIMIT = 64 * 1024;
 export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 'kit'> {
   config: Config;
   assets: WebAssets;
-  /** The key CSRF tokens are made with (auth/keys.ts deriveSecret). */
+  /** The key CSRF tokens are made with (auth/tokens/keys.ts deriveSecret). */
   csrfSecret: Buffer;
   passwordService: PasswordService;
   qrLogin: QrLoginService;

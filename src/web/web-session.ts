@@ -1,7 +1,7 @@
 /**
  * The browser's side of a session: which cookie holds what, and the hook that reads the session
  * on every page (the web front's `request.web`). The session itself is a row of the same store as
- * the API's refresh-token sessions (kind `browser`, auth/session-service.ts), so the list of
+ * the API's refresh-token sessions (kind `browser`, auth/sessions/session-service.ts), so the list of
  * devices shows it and logout-all, a password or role change and disabling end it at once.
  *
  * Every cookie is HttpOnly (no script reads it) and SameSite=Lax; on https pages it is Secure and
@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { BrowserSignIn, SessionService } from '../auth/session-service.js';
+import type { BrowserSignIn, SessionService } from '../auth/sessions/session-service.js';
 import type { Session, User } from '../store/store.js';
 
 declare module 'fastify' {

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP, URI } from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { hashToken } from '../../src/auth/session-service.js';
+import { hashToken } from '../../src/auth/sessions/session-service.js';
 import { newId } from '../../src/users/ids.js';
 import { bearer, newUserBody } from '../helpers/app.js';
 import { decodePng } from '../helpers/qr-decode.js';

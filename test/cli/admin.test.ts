@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createPasswordHasher } from '../../src/auth/passwords.js';
+import { createPasswordHasher } from '../../src/auth/passwords/passwords.js';
 import { openSqliteStore } from '../../src/store/sqlite/open-sqlite.js';
 import { bearer, buildTestApp, login } from '../helpers/app.js';
 import { REPO_ROOT } from '../helpers/server-process.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { parseSigningKeys } from '../../src/auth/keys.js';
+import { parseSigningKeys } from '../../src/auth/tokens/keys.js';
 import { REPO_ROOT, startServer, waitHealthy } from '../helpers/server-process.js';
 
 describe('npm run keys -- generate (src/cli/keys.ts)', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { resolveKeySet } from '../../src/auth/keys.js';
+import { resolveKeySet } from '../../src/auth/tokens/keys.js';
 import type { HealthService } from '../../src/health/health-service.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import type { LazySchemas } from '../../src/http/lazy-schemas.js';
-import { type KeySet, resolveKeySet } from '../../src/auth/keys.js';
+import { type KeySet, resolveKeySet } from '../../src/auth/tokens/keys.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';

@@ -8,7 +8,7 @@
 import { deflateSync } from 'node:zlib';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { encodeMatrix, PNG_SIGNATURE, pngChunk, renderPng } from '../../src/qr/render-png.js';
+import { encodeMatrix, PNG_SIGNATURE, pngChunk, renderPng } from '../../src/qr-render/render-png.js';
 
 /** PNG colour types. */
 const GREY = 0;

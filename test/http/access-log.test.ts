@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
-import { resolveKeySet } from '../../src/auth/keys.js';
+import { resolveKeySet } from '../../src/auth/tokens/keys.js';
 import { loadConfig } from '../../src/config.js';
 import { createAccessLog, loggedUrl } from '../../src/http/access-log.js';
 import { openStore } from '../../src/store/open.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRenderCache } from '../../src/qr/render-cache.js';
-import { createQrImages } from '../../src/qr/qr-images.js';
+import { createRenderCache } from '../../src/qr-render/render-cache.js';
+import { createQrImages } from '../../src/qr-render/qr-images.js';
 import { bearer, buildTestApp, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
 import { decodePng, decodeSvg } from '../helpers/qr-decode.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ValidationFailed } from '../../src/errors.js';
-import { createQrImages } from '../../src/qr/qr-images.js';
+import { createQrImages } from '../../src/qr-render/qr-images.js';
 import { createCpuPool } from '../../src/workers/cpu-pool.js';
 import { decodePng } from '../helpers/qr-decode.js';
 

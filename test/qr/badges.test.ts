@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateSigningJwk } from '../../src/auth/keys.js';
+import { generateSigningJwk } from '../../src/auth/tokens/keys.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createBadgeVerifier } from '../../src/qr/badge-verifier.js';
 import { bearer, buildTestApp, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';

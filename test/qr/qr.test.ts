@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
-import { type Ecc, encodeMatrix, type QrMatrix, renderPng } from '../../src/qr/render-png.js';
+import { type Ecc, encodeMatrix, type QrMatrix, renderPng } from '../../src/qr-render/render-png.js';
 import { bearer, buildTestApp, register, signUp, signUpAdmin, login, newUserBody, type TestApp } from '../helpers/app.js';
 import { decodePng } from '../helpers/qr-decode.js';
 

@@ -5,7 +5,7 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { AppError } from '../../src/errors.js';
 import { createQrScanner } from '../../src/qr/qr-scan.js';
-import { encodeMatrix, PNG_SIGNATURE, pngChunk, renderPng } from '../../src/qr/render-png.js';
+import { encodeMatrix, PNG_SIGNATURE, pngChunk, renderPng } from '../../src/qr-render/render-png.js';
 import { decodeQr } from '../../src/qr/scan-decode.js';
 import { readImageHeader } from '../../src/qr/image-header.js';
 import { createBudgetSlot } from '../../src/workers/cpu-budget.js';

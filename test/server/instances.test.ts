@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateSigningJwk } from '../../src/auth/keys.js';
+import { generateSigningJwk } from '../../src/auth/tokens/keys.js';
 import { type InstanceGroup, startInstances } from '../helpers/instances.js';
 
 const skip = process.env.TEST_POSTGRES_URL ? false : 'PostgreSQL: skipped (set TEST_POSTGRES_URL)';

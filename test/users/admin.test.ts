@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { hashToken } from '../../src/auth/session-service.js';
+import { hashToken } from '../../src/auth/sessions/session-service.js';
 import { bearer, buildTestApp, newUserBody, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
 
 type Session = Awaited<ReturnType<typeof signUp>>;

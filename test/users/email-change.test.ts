@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { maskEmail } from '../../src/auth/account-mails.js';
+import { maskEmail } from '../../src/auth/recovery/account-mails.js';
 import { bearer, buildTestApp, newUserBody, signUp, type TestApp } from '../helpers/app.js';
 import { startSmtpListener, type SmtpListener } from '../helpers/smtp-listener.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { hashToken } from '../../src/auth/session-service.js';
+import { hashToken } from '../../src/auth/sessions/session-service.js';
 import type { User } from '../../src/store/store.js';
 import { newId } from '../../src/users/ids.js';
 import { bearer, buildTestApp, newUserBody, signUp, type TestApp } from '../helpers/app.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { hashToken } from '../../src/auth/session-service.js';
+import { hashToken } from '../../src/auth/sessions/session-service.js';
 import { newId } from '../../src/users/ids.js';
 import { buildTestApp, newUserBody, type TestApp } from '../helpers/app.js';
 

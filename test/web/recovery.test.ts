@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { hashToken } from '../../src/auth/session-service.js';
+import { hashToken } from '../../src/auth/sessions/session-service.js';
 import type { OneTimePurpose } from '../../src/store/store.js';
 import { bearer, buildTestApp, newUserBody, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
 

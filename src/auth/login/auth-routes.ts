@@ -3,15 +3,15 @@
  * (login now also returns `refresh_token` and `expires_in`).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { response, withExamples } from '../http/doc-schemas.js';
-import { errorResponses } from '../http/error-schemas.js';
-import { requestContext } from '../http/request-context.js';
-import { toUserResponse, USER_EXAMPLE, UserResponseSchema } from '../users/user-schemas.js';
-import type { UserService } from '../users/user-service.js';
+import { response, withExamples } from '../../http/doc-schemas.js';
+import { errorResponses } from '../../http/error-schemas.js';
+import { requestContext } from '../../http/request-context.js';
+import { toUserResponse, USER_EXAMPLE, UserResponseSchema } from '../../users/user-schemas.js';
+import type { UserService } from '../../users/user-service.js';
 import { LoginBodySchema, REGISTER_EXAMPLE, RegisterBodySchema, TokenResponseSchema } from './auth-schemas.js';
-import type { Authenticator } from './authenticate.js';
+import type { Authenticator } from '../authenticate.js';
 import type { LoginFlow } from './login-flow.js';
-import type { SessionService } from './session-service.js';
+import type { SessionService } from '../sessions/session-service.js';
 
 export function authRoutes(deps: {
   users: UserService;

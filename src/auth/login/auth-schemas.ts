@@ -1,7 +1,7 @@
 /** TypeBox schemas of the registration, login and session endpoints. */
 import { type Static, Type } from 'typebox';
-import { EmailSchema, FullNameSchema, RoleSchema, UsernameSchema } from '../users/user-schemas.js';
-import { PATTERN_FORM } from '../http/validators.js';
+import { EmailSchema, FullNameSchema, RoleSchema, UsernameSchema } from '../../users/user-schemas.js';
+import { PATTERN_FORM } from '../../http/validators.js';
 
 /** Characters, not bytes: the byte limit (1024 of UTF-8) is checked by the user service. */
 export const PasswordSchema = Type.String({ minLength: 1, maxLength: 1024 });

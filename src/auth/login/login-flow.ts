@@ -5,10 +5,10 @@
  * of signing in ends here.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError, errors } from '../errors.js';
-import type { OneTimeToken, Store, User } from '../store/store.js';
-import { hashToken, type SessionIssuer } from './session-service.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { AppError, errors } from '../../errors.js';
+import type { OneTimeToken, Store, User } from '../../store/store.js';
+import { hashToken, type SessionIssuer } from '../sessions/session-service.js';
 
 /** How long the MFA step may take after the password, in seconds. */
 export const MFA_CHALLENGE_TTL_SECONDS = 300;

@@ -19,9 +19,9 @@
  * account exists.
  */
 import { createHash } from 'node:crypto';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { errors } from '../errors.js';
-import type { Store, ThrottlePolicy, User } from '../store/store.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { errors } from '../../errors.js';
+import type { Store, ThrottlePolicy, User } from '../../store/store.js';
 
 export const SOURCE_POLICY: ThrottlePolicy = { threshold: 5, maxLockSeconds: 900 };
 export const ACCOUNT_POLICY: ThrottlePolicy = { threshold: 50, maxLockSeconds: 900 };

@@ -5,7 +5,7 @@
  * user signs in (the re-hash), and true again only after an import: a minute's delay either way
  * costs at most a minute of padded, or of unpadded, failed logins.
  */
-import type { Store } from '../store/store.js';
+import type { Store } from '../../store/store.js';
 
 const REFRESH_MS = 60_000;
 

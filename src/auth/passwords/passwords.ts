@@ -5,8 +5,8 @@
  * login): it runs on the process's low-priority worker threads (workers/cpu-pool.ts, tasks in
  * password-hashing.ts), so it also leaves the loop its CPU.
  */
-import { AppError } from '../errors.js';
-import { type CpuPool, cpuPool } from '../workers/cpu-pool.js';
+import { AppError } from '../../errors.js';
+import { type CpuPool, cpuPool } from '../../workers/cpu-pool.js';
 
 /** Algorithm.Argon2id of @node-rs/argon2 (a const enum, which isolated modules cannot import). */
 const ARGON2ID = 2;

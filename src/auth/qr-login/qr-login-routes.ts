@@ -5,14 +5,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { AppError } from '../errors.js';
-import { noContent, response } from '../http/doc-schemas.js';
-import { errorResponses } from '../http/error-schemas.js';
-import { requestContext } from '../http/request-context.js';
-import { type Authenticator, currentUser } from './authenticate.js';
+import { AppError } from '../../errors.js';
+import { noContent, response } from '../../http/doc-schemas.js';
+import { errorResponses } from '../../http/error-schemas.js';
+import { requestContext } from '../../http/request-context.js';
+import { type Authenticator, currentUser } from '../authenticate.js';
 import { type QrLoginService, QR_LOGIN_POLL_INTERVAL_SECONDS, QR_LOGIN_TTL_SECONDS } from './qr-login.js';
-import type { SessionService } from './session-service.js';
-import { PATTERN_FORM } from '../http/validators.js';
+import type { SessionService } from '../sessions/session-service.js';
+import { PATTERN_FORM } from '../../http/validators.js';
 
 const bearer = [{ bearerAuth: [] }];
 export const QR_LOGIN_SECRET_HEADER = 'x-qr-login-secret';

@@ -15,13 +15,13 @@
  * session ends no later than the approving one.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError, errors } from '../errors.js';
-import { encodeMatrix, renderPng } from '../qr/render-png.js';
-import { renderSvg } from '../qr/render-svg.js';
-import type { OneTimeToken, Store, User } from '../store/store.js';
-import type { LoginFlow } from './login-flow.js';
-import { hashToken, type SessionIssuer, type SessionService } from './session-service.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { AppError, errors } from '../../errors.js';
+import { encodeMatrix, renderPng } from '../../qr-render/render-png.js';
+import { renderSvg } from '../../qr-render/render-svg.js';
+import type { OneTimeToken, Store, User } from '../../store/store.js';
+import type { LoginFlow } from '../login/login-flow.js';
+import { hashToken, type SessionIssuer, type SessionService } from '../sessions/session-service.js';
 
 /** How long a request may wait for approval, and for its tokens after it. */
 export const QR_LOGIN_TTL_SECONDS = 120;

@@ -4,7 +4,7 @@
  * person: the link first; the bare token follows at the end for apps that ask for it (the replaced
  * service's API clients read it from the mail). Without a link, the token is all there is.
  */
-import type { MailMessage } from '../mail/mailer.js';
+import type { MailMessage } from '../../mail/mailer.js';
 
 function linkTo(publicUrl: string | null, page: string, token: string): string | null {
   return publicUrl === null ? null : `${publicUrl}/${page}?token=${encodeURIComponent(token)}`;

@@ -3,14 +3,14 @@
  * the email verified only while it is still the user's address: a link mailed to an address the
  * user has since replaced proves nothing about the new one.
  */
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError, errors } from '../errors.js';
-import type { BackgroundTasks } from '../mail/background-tasks.js';
-import type { Mailer } from '../mail/mailer.js';
-import type { Store, User } from '../store/store.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { AppError, errors } from '../../errors.js';
+import type { BackgroundTasks } from '../../mail/background-tasks.js';
+import type { Mailer } from '../../mail/mailer.js';
+import type { Store, User } from '../../store/store.js';
 import { emailChangedMail, verifyEmailMail } from './account-mails.js';
 import { issueLinkToken, LINK_TOKEN_RE, sentToCurrentEmail } from './one-time-links.js';
-import { hashToken } from './session-service.js';
+import { hashToken } from '../sessions/session-service.js';
 
 export const VERIFY_TOKEN_TTL_SECONDS = 24 * 3600;
 

@@ -4,8 +4,8 @@
  * longer the user's proves nothing about the current one.
  */
 import { randomBytes } from 'node:crypto';
-import type { OneTimePurpose, OneTimeToken, Store, User } from '../store/store.js';
-import { hashToken } from './session-service.js';
+import type { OneTimePurpose, OneTimeToken, Store, User } from '../../store/store.js';
+import { hashToken } from '../sessions/session-service.js';
 
 /** The shape of a token we issued: anything else is refused without a database look-up. */
 export const LINK_TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;

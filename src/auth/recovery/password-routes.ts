@@ -3,11 +3,11 @@
  * (request + confirm).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { noContent, response } from '../http/doc-schemas.js';
-import { errorResponses } from '../http/error-schemas.js';
-import { requestContext } from '../http/request-context.js';
-import { toUserResponse, USER_EXAMPLE, UserResponseSchema } from '../users/user-schemas.js';
-import { type Authenticator, currentUser } from './authenticate.js';
+import { noContent, response } from '../../http/doc-schemas.js';
+import { errorResponses } from '../../http/error-schemas.js';
+import { requestContext } from '../../http/request-context.js';
+import { toUserResponse, USER_EXAMPLE, UserResponseSchema } from '../../users/user-schemas.js';
+import { type Authenticator, currentUser } from '../authenticate.js';
 import type { EmailVerificationService } from './email-verification-service.js';
 import type { PasswordService } from './password-service.js';
 import {

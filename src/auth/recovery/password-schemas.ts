@@ -1,7 +1,7 @@
 /** TypeBox schemas of the password change, password reset and email verification endpoints. */
 import { Type } from 'typebox';
-import { EmailSchema } from '../users/user-schemas.js';
-import { PasswordSchema } from './auth-schemas.js';
+import { EmailSchema } from '../../users/user-schemas.js';
+import { PasswordSchema } from '../login/auth-schemas.js';
 
 const LINK_TOKEN_EXAMPLE = 'mZ1xq0Vd8GgP3sT6bN2cH7kLwE9rY4uJ5aF0oI1pQzA';
 

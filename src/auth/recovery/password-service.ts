@@ -4,17 +4,17 @@
  * it is logged out. A change keeps the caller's own session; a reset keeps none.
  */
 import { fullFormats } from 'ajv-formats/dist/formats.js';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError, errors, ValidationFailed } from '../errors.js';
-import type { BackgroundTasks } from '../mail/background-tasks.js';
-import type { Mailer } from '../mail/mailer.js';
-import type { Store, User } from '../store/store.js';
-import { checkPasswordRules, type PasswordRules, type UserService } from '../users/user-service.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { AppError, errors, ValidationFailed } from '../../errors.js';
+import type { BackgroundTasks } from '../../mail/background-tasks.js';
+import type { Mailer } from '../../mail/mailer.js';
+import type { Store, User } from '../../store/store.js';
+import { checkPasswordRules, type PasswordRules, type UserService } from '../../users/user-service.js';
 import { passwordResetMail } from './account-mails.js';
-import type { LoginThrottle } from './login-throttle.js';
+import type { LoginThrottle } from '../login/login-throttle.js';
 import { issueLinkToken, LINK_TOKEN_RE, sentToCurrentEmail } from './one-time-links.js';
-import type { PasswordHasher } from './passwords.js';
-import { hashToken, type SessionService, type TokenPair } from './session-service.js';
+import type { PasswordHasher } from '../passwords/passwords.js';
+import { hashToken, type SessionService, type TokenPair } from '../sessions/session-service.js';
 
 export const RESET_TOKEN_TTL_SECONDS = 30 * 60;
 

@@ -5,11 +5,11 @@
  */
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError } from '../errors.js';
-import { noContent, response } from '../http/doc-schemas.js';
-import { errorResponses } from '../http/error-schemas.js';
-import { requestContext } from '../http/request-context.js';
-import type { UserService } from '../users/user-service.js';
+import { AppError } from '../../errors.js';
+import { noContent, response } from '../../http/doc-schemas.js';
+import { errorResponses } from '../../http/error-schemas.js';
+import { requestContext } from '../../http/request-context.js';
+import type { UserService } from '../../users/user-service.js';
 import {
   JwksSchema,
   RefreshBodySchema,
@@ -18,10 +18,10 @@ import {
   SessionSchema,
   TokenFormSchema,
   TokenResponseSchema,
-} from './auth-schemas.js';
-import { type Authenticator, currentUser } from './authenticate.js';
-import { type KeySet, publicJwks } from './keys.js';
-import type { LoginFlow } from './login-flow.js';
+} from '../login/auth-schemas.js';
+import { type Authenticator, currentUser } from '../authenticate.js';
+import { type KeySet, publicJwks } from '../tokens/keys.js';
+import type { LoginFlow } from '../login/login-flow.js';
 import type { SessionService } from './session-service.js';
 
 const bearer = [{ bearerAuth: [] }];

@@ -14,11 +14,11 @@
  * every page. It has no access tokens and cannot be refreshed through the API.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError } from '../errors.js';
-import type { Session, SessionKind, Store, User } from '../store/store.js';
-import { newId } from '../users/ids.js';
-import type { TokenService } from './tokens.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { AppError } from '../../errors.js';
+import type { Session, SessionKind, Store, User } from '../../store/store.js';
+import { newId } from '../../users/ids.js';
+import type { TokenService } from '../tokens/tokens.js';
 
 export interface TokenPair {
   access_token: string;

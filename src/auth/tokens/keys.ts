@@ -19,7 +19,7 @@ import {
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { Config } from '../config.js';
+import type { Config } from '../../config.js';
 import { GENERATED_SECRET_FILE, resolveSigningSecret, type SecretLogger } from './signing-secret.js';
 
 export interface SigningKey {

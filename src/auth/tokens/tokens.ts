@@ -12,8 +12,8 @@
  */
 import { createHmac, randomUUID, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { errors } from '../errors.js';
-import { ROLES, type Role } from '../store/store.js';
+import { errors } from '../../errors.js';
+import { ROLES, type Role } from '../../store/store.js';
 import type { KeySet } from './keys.js';
 
 export interface AccessClaims {

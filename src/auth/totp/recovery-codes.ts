@@ -5,7 +5,7 @@
  * its account and never works for another one.
  */
 import { randomInt } from 'node:crypto';
-import { hashToken } from './session-service.js';
+import { hashToken } from '../sessions/session-service.js';
 
 export const RECOVERY_CODE_COUNT = 10;
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';

@@ -3,12 +3,12 @@
  * recovery codes, and the admin's reset. Answers holding a secret are never cached.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { noContent, response } from '../http/doc-schemas.js';
-import { errorResponses } from '../http/error-schemas.js';
-import { requestContext } from '../http/request-context.js';
-import { UserIdParamsSchema } from '../users/user-schemas.js';
-import { TokenResponseSchema } from './auth-schemas.js';
-import { type Authenticator, currentUser } from './authenticate.js';
+import { noContent, response } from '../../http/doc-schemas.js';
+import { errorResponses } from '../../http/error-schemas.js';
+import { requestContext } from '../../http/request-context.js';
+import { UserIdParamsSchema } from '../../users/user-schemas.js';
+import { TokenResponseSchema } from '../login/auth-schemas.js';
+import { type Authenticator, currentUser } from '../authenticate.js';
 import {
   MfaVerifyBodySchema,
   RecoveryCodesResponseSchema,
@@ -17,7 +17,7 @@ import {
   TotpSetupBodySchema,
   TotpSetupResponseSchema,
 } from './totp-schemas.js';
-import type { SessionService } from './session-service.js';
+import type { SessionService } from '../sessions/session-service.js';
 import type { TotpService } from './totp-service.js';
 
 const bearer = [{ bearerAuth: [] }];

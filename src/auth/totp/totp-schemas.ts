@@ -1,6 +1,6 @@
 /** TypeBox schemas of the two-factor (TOTP) endpoints. */
 import { Type } from 'typebox';
-import { PasswordSchema } from './auth-schemas.js';
+import { PasswordSchema } from '../login/auth-schemas.js';
 
 /** A 6-digit TOTP code, or where allowed a recovery code (`xxxx-xxxx-xxxx`). */
 const CodeSchema = Type.String({

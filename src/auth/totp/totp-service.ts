@@ -4,7 +4,7 @@
  *
  * Guessing is limited twice: a login challenge takes at most MAX_ATTEMPTS wrong codes, and every
  * code tried anywhere (login, confirm, disable, new recovery codes) is an attempt counted with
- * the account's logins (auth/login-throttle.ts), counted before it is checked, so racing requests
+ * the account's logins (auth/login/login-throttle.ts), counted before it is checked, so racing requests
  * cannot slip past the lock. A code is accepted once: its time step is claimed atomically in the
  * store, so neither a replay nor two racing requests get a second login out of one code.
  *
@@ -12,15 +12,15 @@
  * carried it (the mfa_token, the access token) is itself no good.
  */
 import { Secret, TOTP } from 'otpauth';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { AppError, errors } from '../errors.js';
-import type { QrImages } from '../qr/qr-images.js';
-import type { Store, User } from '../store/store.js';
-import { challengeData, invalidChallenge, type LoginFlow } from './login-flow.js';
-import { createLoginThrottle, type LoginThrottle, userSubject } from './login-throttle.js';
-import type { PasswordHasher } from './passwords.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import { AppError, errors } from '../../errors.js';
+import type { QrImages } from '../../qr-render/qr-images.js';
+import type { Store, User } from '../../store/store.js';
+import { challengeData, invalidChallenge, type LoginFlow } from '../login/login-flow.js';
+import { createLoginThrottle, type LoginThrottle, userSubject } from '../login/login-throttle.js';
+import type { PasswordHasher } from '../passwords/passwords.js';
 import { generateRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT, recoveryCodeHash } from './recovery-codes.js';
-import { hashToken, type SessionIssuer, type SessionService } from './session-service.js';
+import { hashToken, type SessionIssuer, type SessionService } from '../sessions/session-service.js';
 
 /** Wrong codes one login challenge takes before it is gone (log in again). */
 export const MAX_ATTEMPTS = 5;

@@ -109,7 +109,7 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
     },
     '0003_usernames_revocations_throttles': {
       // Usernames unique regardless of case (like emails), the sessions whose access tokens are
-      // refused before they expire, and the counters of failed attempts (auth/login-throttle.ts).
+      // refused before they expire, and the counters of failed attempts (auth/login/login-throttle.ts).
       async up(db: Kysely<unknown>) {
         await db.schema.alterTable('users').addColumn('username_lower', 'text').execute();
         await db.schema.alterTable('users').addColumn('revoked_sessions', 'text').execute();

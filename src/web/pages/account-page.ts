@@ -5,7 +5,7 @@
  * The same services and limits as those routes (http/rate-limits.ts lists these pages too).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { EmailVerificationService } from '../../auth/email-verification-service.js';
+import type { EmailVerificationService } from '../../auth/recovery/email-verification-service.js';
 import { AppError, ValidationFailed } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import type { User } from '../../store/store.js';

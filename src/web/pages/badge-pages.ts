@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BadgeVerdict, BadgeVerifier } from '../../qr/badge-verifier.js';
-import type { ImageOptions } from '../../qr/qr-images.js';
+import type { ImageOptions } from '../../qr-render/qr-images.js';
 import type { QrService } from '../../qr/qr-service.js';
 import type { User } from '../../store/store.js';
 import { dateWords, reasonWords, roleWords } from '../badge-words.js';

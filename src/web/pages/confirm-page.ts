@@ -5,7 +5,7 @@
  * browser gets a new session (a fresh id, so the confirmation cannot be replayed on the old one).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionService } from '../../auth/session-service.js';
+import type { SessionService } from '../../auth/sessions/session-service.js';
 import { AppError } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import type { UserService } from '../../users/user-service.js';

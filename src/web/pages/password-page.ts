@@ -3,7 +3,7 @@
  * limits and lock). This browser stays signed in; every other session, browser or app, ends at once.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PasswordService } from '../../auth/password-service.js';
+import type { PasswordService } from '../../auth/recovery/password-service.js';
 import { AppError, ValidationFailed } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import type { User } from '../../store/store.js';

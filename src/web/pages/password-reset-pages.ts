@@ -11,9 +11,9 @@
  * uses nothing up; the new password does.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LINK_TOKEN_RE } from '../../auth/one-time-links.js';
-import { type PasswordService, RESET_TOKEN_TTL_SECONDS } from '../../auth/password-service.js';
-import type { SessionService } from '../../auth/session-service.js';
+import { LINK_TOKEN_RE } from '../../auth/recovery/one-time-links.js';
+import { type PasswordService, RESET_TOKEN_TTL_SECONDS } from '../../auth/recovery/password-service.js';
+import type { SessionService } from '../../auth/sessions/session-service.js';
 import type { Config } from '../../config.js';
 import { AppError, ValidationFailed } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';

@@ -10,7 +10,7 @@
  * hence the device's description before the buttons, and the warning above them.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { QR_LOGIN_ID_RE, type QrLoginRequestInfo, type QrLoginService } from '../../auth/qr-login.js';
+import { QR_LOGIN_ID_RE, type QrLoginRequestInfo, type QrLoginService } from '../../auth/qr-login/qr-login.js';
 import { AppError } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import { duration } from '../duration.js';

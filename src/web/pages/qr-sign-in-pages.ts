@@ -1,6 +1,6 @@
 /**
  * Sign in by QR, the "other screen" (a TV, a shared computer): /sign-in/qr shows the QR of a new
- * request (auth/qr-login.ts, as POST /auth/qr-login/start), and the browser finishes by itself once
+ * request (auth/qr-login/qr-login.ts, as POST /auth/qr-login/start), and the browser finishes by itself once
  * a phone approves it: POST /sign-in/qr/collect collects a browser session, as POST
  * /auth/qr-login/{id} collects the API's tokens.
  *
@@ -21,9 +21,9 @@
  * The page routes share the API's per-IP limit (rule 'qr-login-ip', http/rate-limits.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MFA_CHALLENGE_TTL_SECONDS } from '../../auth/login-flow.js';
-import { QR_LOGIN_ID_RE, type QrLoginService, type QrLoginStatus } from '../../auth/qr-login.js';
-import type { SessionService } from '../../auth/session-service.js';
+import { MFA_CHALLENGE_TTL_SECONDS } from '../../auth/login/login-flow.js';
+import { QR_LOGIN_ID_RE, type QrLoginService, type QrLoginStatus } from '../../auth/qr-login/qr-login.js';
+import type { SessionService } from '../../auth/sessions/session-service.js';
 import { AppError } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import { duration } from '../duration.js';

@@ -5,7 +5,7 @@
  * next request that app makes, is refused. Each has a confirmation page (a form, no script).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionService } from '../../auth/session-service.js';
+import type { SessionService } from '../../auth/sessions/session-service.js';
 import { AppError } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import type { Session, User } from '../../store/store.js';

@@ -6,10 +6,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../audit/audit-log.js';
-import type { EmailVerificationService } from '../../auth/email-verification-service.js';
-import type { LoginFlow } from '../../auth/login-flow.js';
-import type { SessionService } from '../../auth/session-service.js';
-import type { TotpService } from '../../auth/totp-service.js';
+import type { EmailVerificationService } from '../../auth/recovery/email-verification-service.js';
+import type { LoginFlow } from '../../auth/login/login-flow.js';
+import type { SessionService } from '../../auth/sessions/session-service.js';
+import type { TotpService } from '../../auth/totp/totp-service.js';
 import { AppError, ValidationFailed } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import type { UserService } from '../../users/user-service.js';

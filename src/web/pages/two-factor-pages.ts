@@ -8,7 +8,7 @@
  * never cached: the pages send no-store), so the back button or a later visit cannot bring them back.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TotpService } from '../../auth/totp-service.js';
+import type { TotpService } from '../../auth/totp/totp-service.js';
 import { AppError } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import { type FieldError, notice, textField, titleWithErrors } from '../forms.js';

@@ -7,7 +7,7 @@
  * fetched again by anyone, and the page needs no script for it. The pages' CSP governs what a page
  * loads, not what a link saves; browsers allow a `data:` URL as a download (not as a navigation).
  */
-import type { TotpEnrolment } from '../../auth/totp-service.js';
+import type { TotpEnrolment } from '../../auth/totp/totp-service.js';
 import type { User } from '../../store/store.js';
 import { csrfInput, errorSummary, field, type FieldError, notice } from '../forms.js';
 import { html, raw, type SafeHtml } from '../html.js';

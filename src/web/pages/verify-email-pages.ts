@@ -8,7 +8,7 @@
  * confirmed that all is well, and tells anyone else that an opened link may have done its work.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type EmailVerificationService, VERIFY_TOKEN_TTL_SECONDS } from '../../auth/email-verification-service.js';
+import { type EmailVerificationService, VERIFY_TOKEN_TTL_SECONDS } from '../../auth/recovery/email-verification-service.js';
 import { AppError } from '../../errors.js';
 import { requestContext } from '../../http/request-context.js';
 import type { User } from '../../store/store.js';

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { createPasswordHasher } from '../../src/auth/passwords.js';
-import type { Role } from '../../src/store/store.js';
-import { bearer, buildTestApp, newUserBody, register, type TestApp } from '../helpers/app.js';
+import { createPasswordHasher } from '../../../src/auth/passwords/passwords.js';
+import type { Role } from '../../../src/store/store.js';
+import { bearer, buildTestApp, newUserBody, register, type TestApp } from '../../helpers/app.js';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/legacy', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../fixtures/legacy', import.meta.url));
 
 interface LegacyDoc {
   _id: { $oid: string };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bearer, buildTestApp, login, newUserBody, register, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
+import { bearer, buildTestApp, login, newUserBody, register, signUp, signUpAdmin, type TestApp } from '../../helpers/app.js';
 
 describe('POST /auth/register', () => {
   let t: TestApp;

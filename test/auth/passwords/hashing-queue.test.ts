@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HASH_QUEUE_LIMIT } from '../../src/auth/passwords.js';
-import { buildTestApp, newUserBody, register, type TestApp } from '../helpers/app.js';
+import { HASH_QUEUE_LIMIT } from '../../../src/auth/passwords/passwords.js';
+import { buildTestApp, newUserBody, register, type TestApp } from '../../helpers/app.js';
 
 describe('POST /auth/login when the password hashing queue is full', () => {
   let t: TestApp;

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { hashSync } from '@node-rs/bcrypt';
-import { createLegacyHashWatch } from '../../src/auth/legacy-hashes.js';
-import { createPasswordHasher } from '../../src/auth/passwords.js';
-import { type CpuPool, createCpuPool, type Lane } from '../../src/workers/cpu-pool.js';
+import { createLegacyHashWatch } from '../../../src/auth/passwords/legacy-hashes.js';
+import { createPasswordHasher } from '../../../src/auth/passwords/passwords.js';
+import { type CpuPool, createCpuPool, type Lane } from '../../../src/workers/cpu-pool.js';
 
 /** A real pool whose lanes note the name of every task they run. */
 function countingPool(pool: CpuPool, ran: string[]): CpuPool {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { generateSigningJwk } from '../../src/auth/keys.js';
-import { hashToken } from '../../src/auth/session-service.js';
-import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
-import { decodePng, decodeSvg } from '../helpers/qr-decode.js';
+import { generateSigningJwk } from '../../../src/auth/tokens/keys.js';
+import { hashToken } from '../../../src/auth/sessions/session-service.js';
+import { bearer, buildTestApp, signUp, type TestApp } from '../../helpers/app.js';
+import { decodePng, decodeSvg } from '../../helpers/qr-decode.js';
 
 type Session = Awaited<ReturnType<typeof signUp>>;
 const SECRET_HEADER = 'x-qr-login-secret';

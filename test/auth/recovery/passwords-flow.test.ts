@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { hashToken } from '../../src/auth/session-service.js';
-import type { OneTimePurpose } from '../../src/store/store.js';
-import { bearer, buildTestApp, newUserBody, register, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
-import { startSmtpListener, type SmtpListener } from '../helpers/smtp-listener.js';
+import { hashToken } from '../../../src/auth/sessions/session-service.js';
+import type { OneTimePurpose } from '../../../src/store/store.js';
+import { bearer, buildTestApp, newUserBody, register, signUp, signUpAdmin, type TestApp } from '../../helpers/app.js';
+import { startSmtpListener, type SmtpListener } from '../../helpers/smtp-listener.js';
 
 const PUBLIC_URL = 'https://app.example.test';
 const TOKEN_RE = /token: ([A-Za-z0-9_-]{43})$/m;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { hashToken } from '../../src/auth/session-service.js';
-import { newId } from '../../src/users/ids.js';
-import { bearer, buildTestApp, newUserBody, register, signUp, signUpAdmin as signUpAdminIn, type TestApp } from '../helpers/app.js';
+import { hashToken } from '../../../src/auth/sessions/session-service.js';
+import { newId } from '../../../src/users/ids.js';
+import { bearer, buildTestApp, newUserBody, register, signUp, signUpAdmin as signUpAdminIn, type TestApp } from '../../helpers/app.js';
 
 interface Pair {
   access_token: string;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { generateSigningJwk, type KeySet, parseSigningKeys } from '../../src/auth/keys.js';
-import { createTokenService } from '../../src/auth/tokens.js';
-import { bearer, buildTestApp, signUp, type TestApp } from '../helpers/app.js';
+import { generateSigningJwk, type KeySet, parseSigningKeys } from '../../../src/auth/tokens/keys.js';
+import { createTokenService } from '../../../src/auth/tokens/tokens.js';
+import { bearer, buildTestApp, signUp, type TestApp } from '../../helpers/app.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 /** The old service's secret, still accepted (HS256) beside the EdDSA keys. */

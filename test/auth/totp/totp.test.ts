@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { normalizeRecoveryCode, recoveryCodeHash } from '../../src/auth/recovery-codes.js';
-import { hashToken } from '../../src/auth/session-service.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { bearer, buildTestApp, signUp, signUpAdmin, type TestApp } from '../helpers/app.js';
-import { decodePng, decodeSvg } from '../helpers/qr-decode.js';
+import { normalizeRecoveryCode, recoveryCodeHash } from '../../../src/auth/totp/recovery-codes.js';
+import { hashToken } from '../../../src/auth/sessions/session-service.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+import { bearer, buildTestApp, signUp, signUpAdmin, type TestApp } from '../../helpers/app.js';
+import { decodePng, decodeSvg } from '../../helpers/qr-decode.js';
 
 const STEP_MS = 30_000;
 const RECOVERY_CODE_RE = /^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$/;

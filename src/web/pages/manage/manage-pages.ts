@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../../../audit/audit-log.js';
-import type { TotpService } from '../../../auth/totp-service.js';
+import type { TotpService } from '../../../auth/totp/totp-service.js';
 import type { DevOutbox } from '../../../mail/dev-outbox.js';
 import type { UserService } from '../../../users/user-service.js';
 import type { WebKit } from '../../web-kit.js';
