@@ -135,6 +135,19 @@ describe('password and email flows (mail through a real SMTP server)', () => {
       assert.equal(await loginStatus(a.email, 'whatever 123'), 200, 'the count started again after the success');
     });
 
+    it('lets at most 5 of 100 concurrent guesses with one token be checked, and none changes the password', async () => {
+      const a = await account();
+      const pair = await loginPair(a.email, a.password);
+      const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => change(pair.access_token, `guess ${i}`, `attacker password ${i}`)));
+      const statuses = answers.map((r) => r.statusCode);
+      const checked = statuses.filter((s) => s === 403).length;
+      assert.ok(checked >= 1 && checked <= 5, `checked ${checked} guesses`);
+      assert.equal(statuses.filter((s) => s === 429).length, 100 - checked, 'the rest refused unchecked (429)');
+      assert.ok(answers.filter((r) => r.statusCode === 429).every((r) => ['ACCOUNT_LOCKED', 'RATE_LIMITED'].includes(r.json().code)));
+      t.advance(20 * 60_000);
+      assert.equal(await loginStatus(a.email, a.password), 200, 'the password is still the owner\'s');
+    });
+
     it('checks the new password by the registration rules (422 on new_password)', async () => {
       const a = await account();
       const pair = await loginPair(a.email, a.password);
