@@ -173,8 +173,14 @@ export function createUserService(deps: UserServiceDeps): UserService {
     return ok;
   }
 
+  // No email or username holds a control character (and PostgreSQL refuses to compare text with
+  // a NUL in it): such a login names nobody, answered like any unknown account.
   const findByLogin = (login: string) =>
-    login.includes('@') ? store.findUserByEmail(login) : store.findUserByUsername(normalizeUsername(login));
+    /\p{Cc}/u.test(login)
+      ? Promise.resolve(null)
+      : login.includes('@')
+        ? store.findUserByEmail(login)
+        : store.findUserByUsername(normalizeUsername(login));
 
   /**
    * What the API's EmailSchema checks (ajv-formats' "email", 254 characters), for the callers
