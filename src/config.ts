@@ -9,7 +9,7 @@ import { parseEnv } from 'node:util';
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number }
+  | { kind: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number; userCache?: boolean }
   | { kind: 'mongodb'; url: string; dbName: string };
 
 export interface Config {
@@ -178,7 +178,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
   const nodeEnv = oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const dataDir = path.resolve(get('DATA_DIR') ?? './data');
 
-  const database = parseDatabase(get, int, problems, dataDir);
+  const database = parseDatabase(get, int, bool, problems, dataDir);
 
   const secret = get('JWT_SECRET') ?? null;
   if (secret !== null) {
@@ -292,6 +292,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
 function parseDatabase(
   get: (name: string) => string | undefined,
   int: (name: string, fallback: number, min: number, max: number) => number,
+  bool: (name: string, fallback: boolean) => boolean,
   problems: string[],
   dataDir: string,
 ): DatabaseConfig {
@@ -313,6 +314,7 @@ function parseDatabase(
       url,
       poolSize: int('PG_POOL_SIZE', 10, 1, 500),
       statementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
+      userCache: bool('PG_USER_CACHE', true),
     };
   }
   if (url.startsWith('mongodb://') || url.startsWith('mongodb+srv://')) {

@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const exit = (code: number): never => process.exit(code);
 
   const keys = resolveKeySet(config, { info: (m) => log.info(m), warn: (m) => log.warn(m) });
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { warn: (m) => log.warn(m) });
   const { app, users, health } = await buildApp({ config, store, keys, logger: log });
 
   if (config.admin !== null) {

@@ -6,8 +6,13 @@
 import type { DatabaseConfig } from '../config.js';
 import type { Store } from './store.js';
 
-export async function openStore(database: DatabaseConfig): Promise<Store> {
-  const store = await openUnmigrated(database);
+export interface OpenOptions {
+  /** Told of trouble the store works around (the PostgreSQL user cache going off, and why). */
+  warn?: (message: string) => void;
+}
+
+export async function openStore(database: DatabaseConfig, options: OpenOptions = {}): Promise<Store> {
+  const store = await openUnmigrated(database, options);
   try {
     await store.migrate();
   } catch (error) {
@@ -17,12 +22,15 @@ export async function openStore(database: DatabaseConfig): Promise<Store> {
   return store;
 }
 
-async function openUnmigrated(database: DatabaseConfig): Promise<Store> {
+async function openUnmigrated(database: DatabaseConfig, options: OpenOptions): Promise<Store> {
   switch (database.kind) {
     case 'sqlite':
       return (await import('./sqlite/open-sqlite.js')).openSqliteStore(database.file);
     case 'postgres':
-      return (await import('./postgres/open-postgres.js')).openPostgresStore(database);
+      return (await import('./postgres/open-postgres.js')).openPostgresStore({
+        ...database,
+        onUserCacheDown: (reason) => options.warn?.(`user cache off until the change feed works again (every request reads the database): ${reason}`),
+      });
     case 'mongodb':
       return (await import('./mongo/open-mongo.js')).openMongoStore(database);
   }

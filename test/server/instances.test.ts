@@ -57,6 +57,45 @@ describe('two instances on one PostgreSQL database', { skip }, () => {
     assert.equal((await json(b, '/auth/logout-all', {}, other.access_token)).status, 204);
     assert.equal((await json(a, '/users/me', undefined, other.access_token)).status, 401, 'logout-all reaches every instance at once');
   });
+  it('refuses on one instance, at once, a user disabled or demoted on the other (each keeps users in its cache)', async () => {
+    const admin = { email: 'boss@example.com', password: 'boss-pass-12' };
+    const deputyCreds = { email: 'deputy@example.com', password: 'deputy-pass-1' };
+    const worker = { email: 'worker@example.com', password: 'worker-pass-1' };
+    for (const who of [admin, deputyCreds, worker]) {
+      assert.equal((await json(a, '/auth/register', { username: who.email.split('@')[0], ...who })).status, 201);
+    }
+    // Two admins, made in SQL (public registration makes students).
+    const { default: pg } = await import('pg');
+    const sql = new pg.Client({ connectionString: group.databaseUrl });
+    await sql.connect();
+    await sql.query(`update users set role = 'admin' where email in ('boss@example.com', 'deputy@example.com')`);
+    await sql.end();
+    const tokenOf = async (url: string, creds: { email: string; password: string }) =>
+      ((await (await json(url, '/auth/login', creds)).json()) as { access_token: string }).access_token;
+    const boss = await tokenOf(a, admin);
+    const patch = (id: string, body: unknown) =>
+      fetch(`${a}/users/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${boss}` }, body: JSON.stringify(body) });
+    const idOf = async (token: string) => ((await (await json(b, '/users/me', undefined, token)).json()) as { id: string }).id;
+    const workerId = await idOf(await tokenOf(b, worker));
+
+    // Ten rounds: a fresh sign-in each (disabling ends the tokens), within the per-account login limit.
+    for (let round = 0; round < 10; round++) {
+      // Instance b reads the worker's row (and keeps it) on each of these requests.
+      const token = await tokenOf(b, worker);
+      for (let i = 0; i < 3; i++) assert.equal((await json(b, '/users/me', undefined, token)).status, 200);
+      assert.equal((await patch(workerId, { disabled: true })).status, 200);
+      assert.equal((await json(b, '/users/me', undefined, token)).status, 401, `round ${round}: disabled on a, refused on b at once`);
+      assert.equal((await patch(workerId, { disabled: false })).status, 200);
+    }
+
+    // A demoted admin's token stops opening admin routes on the other instance at once.
+    const deputy = await tokenOf(b, deputyCreds);
+    const deputyId = await idOf(deputy);
+    for (let i = 0; i < 3; i++) assert.equal((await json(b, '/users?limit=1', undefined, deputy)).status, 200);
+    assert.equal((await patch(deputyId, { role: 'teacher' })).status, 200);
+    assert.equal((await json(b, '/users?limit=1', undefined, deputy)).status, 401, 'the role change ended its tokens: refused on b at once');
+  });
+
 });
 
 const redisSkip = skip || (process.env.TEST_REDIS_URL ? false : 'Redis: skipped (set TEST_REDIS_URL)');

@@ -22,7 +22,8 @@ if (adminUrl === undefined || adminUrl === '') {
 } else {
   storeContract('PostgreSQL', async () => {
     const database = await createTempPostgresDatabase(adminUrl);
-    const store = openPostgresStore({ url: database.url, poolSize: 10, statementTimeoutMs: 5000 });
+    // The user cache on, as in production: every rule of the contract holds through it.
+    const store = openPostgresStore({ url: database.url, poolSize: 10, statementTimeoutMs: 5000, userCache: true });
     try {
       await store.migrate();
     } catch (error) {

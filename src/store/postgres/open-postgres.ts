@@ -14,10 +14,12 @@
  *   - sslmode=disable or no sslmode: plain TCP.
  */
 import { Kysely, PostgresDialect } from 'kysely';
-import { DatabaseError, Pool } from 'pg';
+import { Client, DatabaseError, Pool, type PoolClient } from 'pg';
 import { Conflict, type Store, StoreUnavailable } from '../store.js';
 import { createSqlStore } from '../sql/sql-store.js';
 import type { Tables } from '../sql/tables.js';
+import { createUserCache, type UserCache } from '../sql/user-cache.js';
+import { startUserChangeFeed, type UserChangeFeed } from './user-changes.js';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -29,6 +31,10 @@ export interface PostgresStoreOptions {
    * already discarded the connection and the next query opens a new one, so this is for logs.
    */
   onPoolError?: (error: Error) => void;
+  /** Keep users' rows between requests, kept right by LISTEN/NOTIFY (sql/user-cache.ts). Off by default. */
+  userCache?: boolean;
+  /** Told when the user cache stops (and reads go to the database) and why. */
+  onUserCacheDown?: (reason: string) => void;
 }
 
 /** Longest wait for a connection (TCP + TLS + auth, or a free pooled client) before a 503. */
@@ -96,13 +102,37 @@ export function translatePostgresError(error: unknown): unknown {
   return error;
 }
 
+/** Statements that change users' rows, or make changes visible (a commit): the cache forgets. */
+const CHANGES_USERS = /^\s*(?:update\s+"users"|delete\s+from\s+"users"|commit\b|end\b)/i;
+
+/**
+ * Makes this instance's own writes to `users` empty the cache before they run and once they are
+ * done (a commit included), so a change made here is seen here at once; other instances hear of
+ * it through the feed. Every statement of the store passes through a pooled client's query().
+ */
+function forgetUsersOnWrite(client: PoolClient, cache: UserCache): void {
+  const query = client.query as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = function (this: PoolClient, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+    if (typeof text !== 'string' || !CHANGES_USERS.test(text)) return query.apply(this, args);
+    cache.clear();
+    const result = query.apply(this, args);
+    if (result instanceof Promise) return result.finally(() => cache.clear());
+    return result;
+  };
+}
+
 export function openPostgresStore(options: PostgresStoreOptions): Store {
   const connectWaitMs = Math.min(options.statementTimeoutMs, MAX_CONNECT_WAIT_MS);
-  const pool = new Pool({
+  const connection = {
     connectionString: options.url,
-    max: options.poolSize,
     // With the server down or unreachable a call must fail fast (503), not queue forever.
     connectionTimeoutMillis: connectWaitMs,
+  };
+  const pool = new Pool({
+    ...connection,
+    max: options.poolSize,
     statement_timeout: options.statementTimeoutMs,
     // Backstop for a server that took the query and went silent (network black hole), where
     // statement_timeout cannot fire: the caller gets an error a little after the server's own.
@@ -118,9 +148,24 @@ export function openPostgresStore(options: PostgresStoreOptions): Store {
   // A checked-out client that loses its connection emits 'error' on itself, where pg-pool listens
   // only while it is idle. The query in flight already rejects with the same error (and becomes
   // StoreUnavailable); this listener only keeps the event from being an uncaught exception.
+  const userCache = options.userCache ? createUserCache() : undefined;
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
+    if (userCache !== undefined) forgetUsersOnWrite(client, userCache);
   });
+
+  let feed: UserChangeFeed | undefined;
+  if (userCache !== undefined) {
+    feed = startUserChangeFeed({
+      newClient: () => new Client({ ...connection, keepAlive: true, application_name: 'auth-qr-service (user changes)' }),
+      notify: async (channel, payload) => {
+        await pool.query('select pg_notify($1, $2)', [channel, payload]);
+      },
+      onChange: (id) => userCache.forget(id),
+      onLive: (live) => userCache.setLive(live),
+      onDown: (reason) => options.onUserCacheDown?.(reason),
+    });
+  }
 
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return createSqlStore({
@@ -129,5 +174,10 @@ export function openPostgresStore(options: PostgresStoreOptions): Store {
     translateError: translatePostgresError,
     encodeDate: (date) => date,
     encodeBool: (value) => value,
+    userCache,
+    userChanges: feed,
+    onClose: async () => {
+      await feed?.close();
+    },
   });
 }

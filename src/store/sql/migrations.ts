@@ -148,6 +148,21 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0009_users_change_notify': {
+      // PostgreSQL: every updated or deleted user row is announced to the instances that cache
+      // users' rows (sql/user-cache.ts), whoever wrote it (an instance, the CLI, psql). The notice
+      // goes out when the change commits. SQLite needs none: it has one file and PRAGMA data_version.
+      async up(db: Kysely<unknown>) {
+        if (dialect !== 'postgres') return;
+        await sql`create or replace function authqr_users_notify() returns trigger language plpgsql as $$
+begin
+  perform pg_notify('authqr_user_changes', old.id);
+  return null;
+end $$`.execute(db);
+        await sql`create trigger users_notify_change after update or delete on users
+  for each row execute function authqr_users_notify()`.execute(db);
+      },
+    },
   };
 }
 

@@ -23,6 +23,7 @@ import { createSqlAuditStore, createSqlOneTimeTokenStore, createSqlSessionStore 
 import { createSqlPurgeStore } from './sql-purge-store.js';
 import { createSqlThrottleStore } from './sql-throttle-store.js';
 import type { Tables, UsersTable } from './tables.js';
+import type { UserCache } from './user-cache.js';
 
 export interface SqlDriverParts {
   dialect: SqlDialect;
@@ -39,6 +40,16 @@ export interface SqlDriverParts {
    * itself (bench/: `me`). Same row, same errors (run through translateError) as the Kysely query.
    */
   userRowById?(id: string): UserRow | undefined;
+  /** Optional: users' rows kept between requests, and what keeps them right (sql/user-cache.ts). */
+  userCache?: UserCache;
+  /**
+   * Optional: the feed of changes to users' rows (postgres/user-changes.ts). A change that ends
+   * tokens (disabling, a role, a token version, a revoked session, a deletion) returns once every
+   * other instance confirmed it forgot the row, so none answers from the old one afterwards.
+   */
+  userChanges?: { confirm(id: string): Promise<void> };
+  /** Optional: run at close, before the database connections end. */
+  onClose?(): Promise<void>;
 }
 
 /** The columns a User is made of (the rest are keys, bookkeeping or no longer used). */
@@ -131,6 +142,13 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     }
   };
 
+  /** A change of user `id`'s row that ends tokens: when it changed something, confirmed everywhere (see userChanges). */
+  async function endingTokens<T>(id: string, write: () => Promise<T>): Promise<T> {
+    const result = await write();
+    if (parts.userChanges !== undefined && result !== null && result !== false) await parts.userChanges.confirm(id);
+    return result;
+  }
+
   function patchToRow(patch: UserPatch): Updateable<UsersTable> {
     const values: Updateable<UsersTable> = {};
     if (patch.username !== undefined) {
@@ -158,7 +176,9 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     kind: dialect,
 
     async migrate() {
-      const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+      // Migrations written on branches side by side may land in either order; none depends on
+      // another's, so one that arrives after a later-numbered one still runs.
+      const migrator = new Migrator({ db, provider: migrationProvider(dialect), allowUnorderedMigrations: true });
       const { error, results } = await migrator.migrateToLatest();
       const failed = results?.find((r) => r.status === 'Error');
       if (error !== undefined || failed !== undefined) {
@@ -211,8 +231,10 @@ export function createSqlStore(parts: SqlDriverParts): Store {
           return Promise.reject(translateError(error));
         }
       }
+      const load = () => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      const { userCache } = parts;
       return run(async () => {
-        const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+        const row = userCache === undefined ? await load() : await userCache.get(id, load);
         return row ? rowToUser(row) : null;
       });
     },
@@ -267,7 +289,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     },
 
     updateUser(id, patch: UserPatch, options: AdminGuard = {}) {
-      return run(async () => {
+      const write = async () => {
         const update = (on: Kysely<Tables>) =>
           on
             .updateTable('users')
@@ -288,23 +310,26 @@ export function createSqlStore(parts: SqlDriverParts): Store {
           const row = await update(trx);
           return row ? rowToUser(row) : null;
         });
-      });
+      };
+      // A role or a disabling counts on every request: no instance may answer from the old row.
+      const endsTokens = patch.role !== undefined || patch.disabled !== undefined;
+      return run(() => (endsTokens ? endingTokens(id, write) : write()));
     },
 
     deleteUser(id, options: AdminGuard = {}) {
       // Sessions, refresh tokens and single-use tokens go with the user (ON DELETE CASCADE).
-      return run(async () => {
+      return run(() => endingTokens(id, async () => {
         const remove = async (on: Kysely<Tables>) => Number((await on.deleteFrom('users').where('id', '=', id).executeTakeFirst()).numDeletedRows) > 0;
         if (!options.keepEnabledAdmin) return remove(db);
         return db.transaction().execute(async (trx) => {
           await guardLastAdmin(trx, id, () => null);
           return remove(trx);
         });
-      });
+      }));
     },
 
     bumpTokenVersion(id) {
-      return run(async () => {
+      return run(() => endingTokens(id, async () => {
         const row = await db
           .updateTable('users')
           .set({ token_version: sql`token_version + 1`, revoked_sessions: null, row_version: sql`row_version + 1` })
@@ -312,11 +337,11 @@ export function createSqlStore(parts: SqlDriverParts): Store {
           .returning('token_version')
           .executeTakeFirst();
         return row ? Number(row.token_version) : null;
-      });
+      }));
     },
 
     addRevokedSession(userId, entry, now) {
-      return run(async () => {
+      return run(() => endingTokens(userId, async () => {
         // Compare-and-set on row_version, which every write of the row bumps: two sessions revoked
         // at the same moment both land in the list.
         for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
@@ -339,7 +364,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
           if (Number(result.numUpdatedRows) > 0) return entries.length;
         }
         throw new StoreUnavailable('users: too much contention on one user row');
-      });
+      }));
     },
 
     hasLegacyPasswordHashes() {
@@ -383,6 +408,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
 
     async close() {
       closed = true;
+      await parts.onClose?.();
       await db.destroy();
     },
   };
