@@ -83,22 +83,23 @@ export function serviceEnv(dataDir: string, port: number, extra: Record<string, 
 }
 
 /** `node dist/server/main.mjs` (the bundle `npm start` runs), log to /dev/null; `nodeFlags` e.g. --cpu-prof. */
-export async function spawnService(dataDir: string, nodeFlags: string[] = []): Promise<Child> {
+export async function spawnService(dataDir: string, nodeFlags: string[] = [], extraEnv: Record<string, string> = {}): Promise<Child> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeFlags, SERVICE_ENTRY], {
     cwd: dataDir,
-    env: serviceEnv(dataDir, port),
+    env: serviceEnv(dataDir, port, extraEnv),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return track('service', child, `http://127.0.0.1:${port}`);
 }
 
 /** `bodyBytes`: pad the baseline's answer to this size (the size of GET /users/me's body). */
-export async function spawnBaseline(dbFile: string, bodyBytes = 0): Promise<Child> {
+export async function spawnBaseline(dbFile: string, bodyBytes = 0, pgUrl?: string): Promise<Child> {
   const port = await freePort();
+  const database = pgUrl === undefined ? { BASELINE_DB: dbFile } : { BASELINE_PG_URL: pgUrl };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'bench/baseline-server.ts')], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', BASELINE_DB: dbFile, BASELINE_PORT: String(port), BASELINE_BODY_BYTES: String(bodyBytes) },
+    env: { PATH: process.env.PATH ?? '', ...database, BASELINE_PORT: String(port), BASELINE_BODY_BYTES: String(bodyBytes) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return track('baseline', child, `http://127.0.0.1:${port}`);

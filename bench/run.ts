@@ -16,6 +16,7 @@ import { formatTable, type Report, writeReport } from './report.js';
 import * as s from './scenarios.js';
 import { qrPng, qrSvg } from './scenarios-qr.js';
 import { loginTiming } from './scenarios-login-timing.js';
+import { mePostgres } from './scenarios-postgres.js';
 import { meDuringScans } from './scenarios-scan.js';
 import { seedDatabase } from './seed.js';
 
@@ -136,6 +137,11 @@ async function main(): Promise<void> {
     report.rows.push({ scenario: 'rss after runs', measured: `${after.toFixed(1)} MB` });
   }
   await stopAll();
+
+  if (selected.has('me-pg')) {
+    log('me-pg (PostgreSQL)');
+    await mePostgres({ seed, seconds, rows: report.rows, notes: report.notes });
+  }
 
   if (selected.has('cold-start')) {
     log('cold-start');

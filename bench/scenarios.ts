@@ -23,6 +23,7 @@ export const SCENARIOS = [
   'qr-png',
   'qr-svg',
   'users-page',
+  'me-pg',
   'cold-start',
   'rss',
 ] as const;
@@ -113,7 +114,7 @@ export async function checkBodySizes(ctx: BenchContext): Promise<void> {
   ctx.notes.push(`body sizes: GET /users/me ${a} B, baseline ${b} B${a === b ? '' : ' — DIFFERENT'}`);
 }
 
-const meLoad = (ctx: BenchContext) => ({
+export const meLoad = (ctx: BenchContext) => ({
   url: `${ctx.service.url}/users/me`,
   headers: { authorization: `Bearer ${ctx.tokens.me}` },
   connections: CONNECTIONS,
