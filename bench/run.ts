@@ -14,10 +14,10 @@ import { summariseProfile } from './profile-summary.js';
 import { BENCH_RATE_LIMITS, type Child, REPO_ROOT, rssMb, SERVICE_ENTRY, SERVICE_STDOUT, spawnBaseline, spawnService, waitFor200 } from './processes.js';
 import { formatTable, type Report, writeReport } from './report.js';
 import * as s from './scenarios.js';
-import { qrPng, qrSvg } from './scenarios-qr.js';
+import { qrGenerate, qrPng, qrSvg } from './scenarios-qr.js';
 import { loginTiming } from './scenarios-login-timing.js';
 import { mePostgres } from './scenarios-postgres.js';
-import { meDuringScans } from './scenarios-scan.js';
+import { meDuringScans, mePacedDuringLogin } from './scenarios-paced.js';
 import { seedDatabase } from './seed.js';
 
 const RESULTS = path.join(REPO_ROOT, 'bench/results');
@@ -113,10 +113,12 @@ async function main(): Promise<void> {
     'me-during-login': s.meDuringLogin,
     'me-during-scans': meDuringScans,
     login: s.loginScenario,
+    'me-paced-during-login': mePacedDuringLogin,
     register: s.register,
     'login-timing': loginTiming,
     'qr-png': qrPng,
     'qr-svg': qrSvg,
+    'qr-generate': qrGenerate,
     'users-page': s.usersPage,
   };
   for (const group of s.GROUPS) {

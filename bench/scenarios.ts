@@ -18,10 +18,12 @@ export const SCENARIOS = [
   'me-during-login',
   'me-during-scans',
   'login',
+  'me-paced-during-login',
   'register',
   'login-timing',
   'qr-png',
   'qr-svg',
+  'qr-generate',
   'users-page',
   'me-pg',
   'cold-start',
@@ -32,8 +34,8 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 /** Scenarios that share one baseline measurement, in run order. */
 export const GROUPS: ScenarioName[][] = [
   ['me', 'me-during-login', 'me-during-scans'],
-  ['login', 'register', 'login-timing'],
-  ['qr-png', 'qr-svg'],
+  ['login', 'me-paced-during-login', 'register', 'login-timing'],
+  ['qr-png', 'qr-svg', 'qr-generate'],
   ['users-page'],
 ];
 
@@ -54,6 +56,7 @@ export interface BenchContext {
   baselineResult?: LoadResult;
   meResult?: LoadResult;
   hashMs?: number;
+  parallel?: { cores: number; perSecond: number };
 }
 
 export const round = (v: number, d = 2) => Number(v.toFixed(d));
@@ -146,6 +149,17 @@ async function loginCeiling(ctx: BenchContext): Promise<number> {
   return os.availableParallelism() / ((await hashMs(ctx)) / 1000);
 }
 
+/**
+ * Logins the hardware really gives: one argon2id hash per core at a time, in the bench process
+ * while the service idles (memory-hard hashes slow each other down on shared caches, so this is
+ * below cores ÷ hash time). Issue 17 part 5's ceiling; measured once per run.
+ */
+export async function parallelCeiling(ctx: BenchContext): Promise<{ cores: number; perSecond: number }> {
+  const cores = os.availableParallelism();
+  ctx.parallel ??= { cores, perSecond: await argon2Throughput(cores) };
+  return ctx.parallel;
+}
+
 /** Rounds of `againstBaseline`. */
 const PAIRED_ROUNDS = 3;
 
@@ -224,21 +238,20 @@ export async function meDuringLogin(ctx: BenchContext): Promise<void> {
 
 export async function loginScenario(ctx: BenchContext): Promise<void> {
   const ms = await hashMs(ctx);
-  const ceiling = await loginCeiling(ctx);
-  // What the hardware does with nothing else running, one hash per core at a time: the honest
-  // ceiling beside the formula's (memory-hard hashes slow each other down on shared caches).
-  const cores = os.availableParallelism();
-  const parallel = await argon2Throughput(cores);
-  ctx.rows.push({ scenario: `argon2id ${cores} at a time (in-process)`, rps: round(parallel, 1), measured: `${times(parallel / ceiling)} of cores÷hash` });
+  const formula = await loginCeiling(ctx);
+  const { cores, perSecond: parallel } = await parallelCeiling(ctx);
+  ctx.rows.push({ scenario: `argon2id ${cores} at a time (in-process)`, rps: round(parallel, 1), measured: `${times(parallel / formula)} of cores÷hash (${formula.toFixed(1)}/s)` });
   const r = await load(loginLoad(ctx, ctx.seconds));
   // The host's speed drifts (shared machine): hash 20 more times after the run, for the notes,
   // so a reader can tell a slow service from a slow minute. The target uses the 20 before.
   const after = median(await argon2HashTimes(20));
   ctx.notes.push(`argon2id hash median (20 each): ${ms.toFixed(1)} ms before the login run, ${after.toFixed(1)} ms after`);
+  // Issue 17 part 5: the target is the parallel hashes' rate measured in this run, not the
+  // formula (two argon2id hashes at once run slower than one each on two cores).
   row(ctx, 'login', r, {
-    target: `≥ 0.90 × cores÷hash = ${(0.9 * ceiling).toFixed(0)}/s`,
-    measured: `${times(r.rps / ceiling)} of ${ceiling.toFixed(0)}/s (hash ${ms.toFixed(1)} ms); ${times(r.rps / parallel)} of ${cores} at a time`,
-    pass: r.rps >= 0.9 * ceiling,
+    target: `≥ 0.90 × ${cores} at a time = ${(0.9 * parallel).toFixed(1)}/s`,
+    measured: `${times(r.rps / parallel)} of ${cores} at a time; ${times(r.rps / formula)} of cores÷hash (hash ${ms.toFixed(1)} ms)`,
+    pass: r.rps >= 0.9 * parallel,
   });
 }
 

@@ -4,9 +4,11 @@
  *
  * Large images are drawn on a CPU worker (workers/cpu-pool.ts), not on the event loop: encoding
  * 2 KB of text (a version-33 symbol) takes ~25 ms of qrcode's mask search and a 2048 px PNG ~5 ms
- * more, during which every other request would wait. A badge at its usual size (~1 ms, and
- * served from the cache after its first drawing) stays on the loop, where a worker's round trip
- * would cost more than the drawing (bench/: qr-png uncached).
+ * more, during which every other request would wait. A badge at its usual size (~1–2 ms, and
+ * served from the cache after its first drawing) stays on the loop when read back, where a
+ * worker's round trip would cost more than the drawing (bench/: qr-png uncached); a badge just
+ * made (POST /qr/generate: new every time) goes to a worker, so that generates use every core
+ * (bench/: qr-generate).
  */
 import { createHash } from 'node:crypto';
 import { ValidationFailed } from '../errors.js';
@@ -25,8 +27,12 @@ const DRAW_QUEUE_LIMIT = 32;
 export interface QrImages {
   /** On the event loop, whatever the size: for small images only (the TOTP setup's code). */
   render(payload: string, options: ImageOptions, where: OptionsFrom): RenderedImage;
-  /** A large image on a CPU worker, a small one on the loop; from the cache either way. */
-  renderOffLoop(payload: string, options: ImageOptions, where: OptionsFrom): Promise<RenderedImage>;
+  /**
+   * A large image on a CPU worker, a small one on the loop; from the cache either way. `fresh`:
+   * a payload just made (a new badge), which no cache holds and which is drawn once per request:
+   * on a worker whatever its size, so that a burst of them uses every core, not the loop alone.
+   */
+  renderOffLoop(payload: string, options: ImageOptions, where: OptionsFrom, fresh?: boolean): Promise<RenderedImage>;
 }
 
 const isLarge = (payload: string, options: ImageOptions) =>
@@ -63,11 +69,11 @@ export function createQrImages(
       return cache.get(key) ?? store(key, options.format, drawQr(payload, options, where));
     },
 
-    async renderOffLoop(payload, options, where) {
+    async renderOffLoop(payload, options, where, fresh = false) {
       const key = keyOf(payload, options);
       const cached = cache.get(key);
       if (cached !== undefined) return cached;
-      if (!isLarge(payload, options)) return store(key, options.format, drawQr(payload, options, where));
+      if (!fresh && !isLarge(payload, options)) return store(key, options.format, drawQr(payload, options, where));
       const drawn = await drawLane().run('drawQrTask', { payload, options, where });
       if ('issues' in drawn) throw new ValidationFailed(drawn.issues);
       // A Buffer arrives from the worker as a plain Uint8Array over the same bytes.

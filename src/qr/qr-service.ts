@@ -76,7 +76,8 @@ export function createQrService(deps: QrServiceDeps): QrService {
         data = badgeOf(user, issuedAt, badgeKey);
         qrIssuedAt = new Date(issuedAt * 1000);
       }
-      const png = pngOf(data);
+      // A new payload every time, never in the cache: drawn on a worker (qr-images.ts).
+      const png = ((await images.renderOffLoop(data, LEGACY_IMAGE, 'query', true)).body as Buffer).toString('base64');
       if ((await store.updateUser(user.id, { qrCode: png, qrIssuedAt })) === null) throw errors.userNotFound();
       return { user_id: user.id, qr_code_base64: png, data };
     },

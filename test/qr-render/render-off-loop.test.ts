@@ -42,6 +42,21 @@ describe('drawing large QR images off the event loop', () => {
     }
   });
 
+  it('draws a fresh badge (POST /qr/generate) on a worker even at its usual size, and caches it for reading back', async () => {
+    const fresh = createCpuPool({ maxThreads: 1 });
+    try {
+      const images = createQrImages(undefined, { pool: fresh });
+      const payload = 'USER:1|EMAIL:a@example.com|ROLE:student|IAT:1';
+      const options = { format: 'png' as const, margin: 5, ecc: 'M' as const };
+      const drawn = await images.renderOffLoop(payload, options, 'query', true);
+      assert.equal(fresh.threads, 1, 'a worker drew it');
+      assert.equal(decodePng(drawn.body as Buffer).text, payload);
+      assert.equal(images.render(payload, options, 'query'), drawn, 'read back from the cache');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('answers a 422 found on the worker with its location, as the loop would', async () => {
     const images = createQrImages(undefined, { pool });
     await assert.rejects(images.renderOffLoop(big, { format: 'png', margin: 4, ecc: 'L', size: 100 }, 'query'), (error: unknown) => {
