@@ -90,8 +90,13 @@ describe('signing up, in and out in a browser', { skip: browserSkip }, () => {
       await page.getByText('The email, username or password is not right').waitFor();
     }
     await page.getByLabel('Password').fill('not the password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const [locked] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/sign-in') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
     await page.getByText(/Too many attempts for this account/).waitFor();
+    assert.equal(locked.status(), 429);
+    await visit(page, 'sign-in-locked');
     await context.close();
   });
 

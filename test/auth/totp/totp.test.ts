@@ -129,6 +129,31 @@ describe('TOTP second factor', () => {
       assert.equal((await t.store.findUserById(account.id))?.totpEnabled, false);
     });
 
+    it('counts wrong confirm codes: the fifth locks, and then even the right code waits', async () => {
+      const account = await signUp(t.app);
+      const secret = (await setup(account)).json().secret as string;
+      for (let i = 0; i < 5; i++) {
+        const res = await post('/auth/2fa/totp/confirm', { code: wrongCode(secret) }, account.token);
+        assert.equal(res.statusCode, 403, `attempt ${i + 1}`);
+      }
+      const locked = await post('/auth/2fa/totp/confirm', { code: codeFor(secret) }, account.token);
+      assert.equal(locked.statusCode, 429);
+      assert.equal(locked.json().code, 'ACCOUNT_LOCKED');
+      assert.equal((await t.store.findUserById(account.id))?.totpEnabled, false);
+    });
+
+    it('lets at most 5 of 20 racing wrong confirm codes be checked', async () => {
+      const account = await signUp(t.app);
+      const secret = (await setup(account)).json().secret as string;
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => post('/auth/2fa/totp/confirm', { code: wrongCode(secret) }, account.token)),
+      );
+      const checked = answers.filter((a) => a.json().code === 'INVALID_MFA_CODE').length;
+      assert.ok(checked <= 5, `${checked} codes were checked`);
+      assert.equal(answers.filter((a) => a.statusCode === 429).length, 20 - checked, 'the rest: locked');
+      assert.equal((await t.store.findUserById(account.id))?.totpEnabled, false);
+    });
+
     it('answers 409 to setup or confirm while TOTP is on, and to confirm before any setup', async () => {
       const fresh = await signUp(t.app);
       const early = await post('/auth/2fa/totp/confirm', { code: '123456' }, fresh.token);
@@ -391,6 +416,18 @@ describe('TOTP second factor', () => {
       assert.equal(await t.store.oneTimeTokens.countForUser(account.id, 'recovery'), 0);
       assert.equal((await passwordLogin(account)).statusCode, 200, 'the password alone logs in again');
       assert.ok((await auditTypes(account.id)).includes('mfa.disabled'));
+    });
+
+    it('lets at most 5 of 20 racing wrong disable attempts be checked, and TOTP stays on', async () => {
+      const account = await signUp(t.app);
+      const { secret } = await enable(account);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => post('/auth/2fa/totp/disable', { password: account.body.password, code: wrongCode(secret) }, account.token)),
+      );
+      const checked = answers.filter((a) => a.statusCode === 403).length;
+      assert.ok(checked <= 5, `${checked} attempts were checked`);
+      assert.equal(answers.filter((a) => a.statusCode === 429).length, 20 - checked, 'the rest: locked');
+      assert.equal((await t.store.findUserById(account.id))?.totpEnabled, true);
     });
 
     it('ends every other session, as a password change does; this one refreshes on', async () => {
