@@ -45,6 +45,13 @@ describe('signing up, in and out in a browser', { skip: browserSkip }, () => {
     assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'f-login');
     await page.keyboard.type(who.email);
     await page.keyboard.press('Tab');
+    // Where the keyboard is shows: a ring of at least 2 px around the focused field (WCAG 2.4.7).
+    const ring = (await page.evaluate(
+      'document.activeElement && (({ outlineStyle, outlineWidth }) => ({ id: document.activeElement.id, outlineStyle, outlineWidth }))(getComputedStyle(document.activeElement))',
+    )) as { id: string; outlineStyle: string; outlineWidth: string };
+    assert.equal(ring.id, 'f-password');
+    assert.notEqual(ring.outlineStyle, 'none');
+    assert.ok(Number.parseFloat(ring.outlineWidth) >= 2, `focus ring ${ring.outlineWidth}`);
     await page.keyboard.type(who.password);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: `Hello, ${who.full_name}` }).waitFor();
