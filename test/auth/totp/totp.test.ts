@@ -142,6 +142,15 @@ describe('TOTP second factor', () => {
       assert.equal((await t.store.findUserById(account.id))?.totpEnabled, false);
     });
 
+    it('lets at most 5 of 20 racing wrong passwords at setup be checked, and stores no secret', async () => {
+      const account = await signUp(t.app);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => setup(account, 'not-the-password')));
+      const checked = answers.filter((a) => a.statusCode === 403).length;
+      assert.ok(checked <= 5, `${checked} passwords were checked`);
+      assert.equal(answers.filter((a) => a.statusCode === 429).length, 20 - checked, 'the rest: locked');
+      assert.equal((await t.store.findUserById(account.id))?.totpSecret, null);
+    });
+
     it('lets at most 5 of 20 racing wrong confirm codes be checked', async () => {
       const account = await signUp(t.app);
       const secret = (await setup(account)).json().secret as string;
