@@ -122,7 +122,6 @@ describe('browser sessions beside the API', () => {
     assert.ok([200, 204].includes(all.statusCode), all.body);
     assert.equal(await accountStatus(t, cookie), 303);
   });
-
 });
 
 describe('the sign-in page under the login limit', () => {
@@ -145,6 +144,7 @@ describe('the sign-in page under the login limit', () => {
     assert.ok(limited.headers['retry-after'], 'says when to come back');
     const api = await t.app.inject({ method: 'POST', url: '/auth/login', payload: { email: who.email, password: who.password } });
     assert.equal(api.statusCode, 429, 'the page and the API share the counter');
+    assert.equal(api.json().code, 'RATE_LIMITED', 'the limit, not the account lock (4 failures are below it)');
   });
 });
 
