@@ -6,6 +6,7 @@
  * Not found is `null`; a unique violation is a `Conflict`; an unreachable database is a
  * `StoreUnavailable`. Rules (who may do what, hashing, validation) live in the services.
  */
+import type { AttendanceStore } from './attendance-store.js';
 
 export const ROLES = ['student', 'teacher', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -105,7 +106,8 @@ export type OneTimePurpose =
   | 'mfa'
   | 'recovery'
   | 'qr_login'
-  | 'qr_login_approved';
+  | 'qr_login_approved'
+  | 'attendance_ticket';
 
 /** A single-use token (reset link, email check, MFA step, recovery code), stored as a hash. */
 export interface OneTimeToken {
@@ -271,6 +273,8 @@ export interface Store {
   readonly audit: AuditStore;
   readonly throttles: ThrottleStore;
   readonly purge: PurgeStore;
+  /** Courses, rosters, sessions and check-ins (attendance-store.ts). */
+  readonly attendance: AttendanceStore;
   /** Resolves when the database answers; rejects with StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

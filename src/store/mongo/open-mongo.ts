@@ -14,6 +14,7 @@ import {
   deleteAuthDataOfUser,
   migrateAuth,
 } from './auth-stores.js';
+import { attendanceCollections, createMongoAttendanceStore, deleteAttendanceOfUser, migrateAttendance } from './attendance-store.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
 import { createMongoPurgeStore } from './purge-store.js';
@@ -49,6 +50,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const users = db.collection<UserDocument>('users');
   const auth = authCollections(db);
   const throttles = db.collection<ThrottleDocument>('login_throttles');
+  const attendance = attendanceCollections(db);
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -89,6 +91,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         await migrateUsers(users);
         await migrateAuth(auth);
         await migrateThrottles(throttles);
+        await migrateAttendance(attendance);
       });
     },
 
@@ -191,6 +194,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         // No foreign keys here: what ON DELETE CASCADE does in SQL is done by hand, after the user
         // is gone (a failure in between leaves tokens of a missing user, which nothing accepts).
         await deleteAuthDataOfUser(auth, id);
+        await deleteAttendanceOfUser(attendance, id);
         return result.deletedCount > 0;
       });
     },
@@ -261,6 +265,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     oneTimeTokens: createMongoOneTimeTokenStore(auth, run),
     audit: createMongoAuditStore(auth, run),
     throttles: createMongoThrottleStore(throttles, run),
+    attendance: createMongoAttendanceStore(attendance, run),
     purge: createMongoPurgeStore(auth, throttles, run),
 
     async ping() {

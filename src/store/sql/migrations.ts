@@ -4,6 +4,7 @@
  * Never edit a migration that has shipped; add the next one.
  */
 import { type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { createAttendanceTables } from './sql-attendance-store.js';
 
 export type SqlDialect = 'sqlite' | 'postgres';
 
@@ -137,6 +138,12 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('sessions_expires_idx').on('sessions').column('expires_at').execute();
         await db.schema.createIndex('sessions_revoked_idx').on('sessions').column('revoked_at').execute();
         await db.schema.createIndex('refresh_tokens_used_idx').on('refresh_tokens').column('used_at').execute();
+      },
+    },
+    '0007_attendance': {
+      // Courses, their teachers and rosters, sessions and check-ins (issue 13; sql-attendance-store.ts).
+      async up(db: Kysely<unknown>) {
+        await createAttendanceTables(db, timestamp, dialect === 'postgres' ? 'boolean' : 'integer');
       },
     },
     '0004_session_kind': {
