@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { createAttendance } from './attendance/attendance.js';
 import { createAuditLog } from './audit/audit-log.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authRoutes } from './auth/login/auth-routes.js';
@@ -178,6 +179,8 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     throttle,
     sessions,
   });
+  // Courses, sessions, check-ins and their live lists (Redis pub/sub between instances when REDIS_URL is set).
+  const attendance = await createAttendance({ store, audit, users, badges, clock: options.clock, redisUrl: config.redisUrl, log: app.log });
   const health = createHealthService(store, config.dbTimeoutMs);
   const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, throttle, rules: passwordRules });
   // Mails promised before shutdown are still sent, then the SMTP connection closes.
@@ -188,6 +191,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     done();
   });
   app.addHook('onClose', async () => {
+    await attendance.close();
     await background.drain();
     mailer.close();
   });
@@ -268,6 +272,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(badgeRoutes({ verifier: badges, auth, scanner }));
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
   await app.register(auditRoutes({ audit, auth }));
+  await app.register(attendance.routes({ auth, publicUrl: config.mail.publicUrl }));
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).
   await app.register(web.plugin);
 

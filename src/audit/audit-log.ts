@@ -35,7 +35,9 @@ export type AuditType =
   | 'mfa.recovery_codes_regenerated'
   | 'qr_login.approved'
   | 'qr_login.denied'
-  | 'qr_login.completed';
+  | 'qr_login.completed'
+  | 'attendance.teachers_changed'
+  | 'attendance.marked';
 
 /** Who and where a request came from. */
 export interface RequestContext {

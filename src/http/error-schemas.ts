@@ -67,6 +67,22 @@ export const ERROR_CODES = {
   QR_LOGIN_SECRET_MISMATCH: 'Wrong secret for this sign-in request (nothing is spoiled)',
   QR_LOGIN_NOT_FOUND: 'No such sign-in request: unknown, expired or used',
   QR_LOGIN_ALREADY_DECIDED: 'The sign-in request was approved or denied already',
+  // Attendance (attendance/).
+  TEACHER_REQUIRED: 'Only a teacher or an admin may do this (and only an admin may change the teachers of a course)',
+  COURSE_NOT_FOUND: 'No course of yours has this id (a course you do not teach answers the same)',
+  ATTENDANCE_SESSION_NOT_FOUND: 'No attendance session has this id (in this course)',
+  STUDENT_NOT_ON_ROSTER: 'This student is not on the roster of this course',
+  NOT_ON_ROSTER: 'You are not on the roster of this course, and the session is not open to walk-ins',
+  UNKNOWN_STUDENTS: 'Some names are no (enabled) user: `unknown` lists them; nothing was added',
+  INVALID_TEACHERS: 'Some names are no teacher or admin: `unknown` lists them; nothing was changed',
+  INVALID_CSV: 'The CSV cannot be read (an unclosed quote), names nobody, or has too many rows',
+  INVALID_SCHEDULE: 'The session would end before it starts, in the past, or after more than 12 hours',
+  INVALID_CODE: "The code is not this session's (a wrong or another session's code)",
+  CODE_EXPIRED: 'The code was valid two periods ago or earlier: scan the one on the screen now',
+  SESSION_ENDED: 'The session has ended',
+  SESSION_NOT_STARTED: 'The session has not started yet',
+  SHARED_DEVICE: "Another account already checked in from this device in this session, and the course refuses that",
+  INVALID_TICKET: 'The arrival ticket is unknown, used, older than 2 minutes, or from another device',
   // The service.
   DATABASE_UNAVAILABLE: 'The database does not answer; try again after `Retry-After` seconds',
 } as const;
@@ -100,6 +116,11 @@ export const ErrorResponseSchema = Type.Object(
     // The serializer drops fields a schema does not name: the extras some errors carry are named here.
     mfa_token: Type.Optional(Type.String({ description: 'With MFA_REQUIRED: the token for POST /auth/2fa/verify' })),
     attempts_left: Type.Optional(Type.Integer({ description: 'With INVALID_MFA_CODE at login: codes this challenge still takes' })),
+    unknown: Type.Optional(
+      Type.Array(Type.Object({ line: Type.Integer(), value: Type.String() }), {
+        description: 'With UNKNOWN_STUDENTS and INVALID_TEACHERS: each name that is not one, with its line (or position)',
+      }),
+    ),
   },
   { title: 'ErrorResponse' },
 );
@@ -152,6 +173,7 @@ function errorSchema(status: number, codes: readonly ErrorCode[]): typeof ErrorR
       code: Type.String({ enum: unique, description: 'Stable machine-readable error code' }),
       ...(unique.includes('MFA_REQUIRED') ? { mfa_token: ErrorResponseSchema.properties.mfa_token } : {}),
       ...(unique.includes('INVALID_MFA_CODE') ? { attempts_left: ErrorResponseSchema.properties.attempts_left } : {}),
+      ...(unique.includes('UNKNOWN_STUDENTS') || unique.includes('INVALID_TEACHERS') ? { unknown: ErrorResponseSchema.properties.unknown } : {}),
     },
     {
       title: 'ErrorResponse',

@@ -42,6 +42,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'auth', description: 'Registration and login' },
         { name: 'users', description: 'Users and their roles' },
         { name: 'qr', description: 'QR codes that identify a user' },
+        { name: 'attendance', description: 'Classroom attendance: courses, rosters, sessions with rotating QR codes, badge scans, reports' },
         { name: 'admin', description: 'Administration: the audit log, the development mail outbox' },
         { name: 'health', description: 'Health checks' },
         { name: 'meta', description: 'About the service' },
