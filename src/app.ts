@@ -221,6 +221,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     qr,
     badges,
     scanner,
+    attendance,
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>

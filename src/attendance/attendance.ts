@@ -18,6 +18,7 @@ import { createReportService, type ReportService } from './reports.js';
 import { createEventStreams, type EventStreams } from './sse.js';
 
 export interface Attendance {
+  store: Store;
   courses: CourseService;
   checkins: CheckinService;
   reports: ReportService;
@@ -53,6 +54,7 @@ export async function createAttendance(deps: {
   const live = createLiveStreams({ store: deps.store, courses, checkins, bus, clock });
   const streams = createEventStreams();
   return {
+    store: deps.store,
     courses,
     checkins,
     reports,

@@ -45,6 +45,7 @@ function navEntries(user: User | null): NavEntry[] {
   return [
     { href: '/account', label: 'Account' },
     { href: '/badge', label: 'My badge' },
+    user.role === 'student' ? { href: '/attendance', label: 'Attendance' } : { href: '/teach', label: 'Courses' },
     { href: '/check', label: 'Check a badge' },
     ...(user.role === 'admin' ? [{ href: '/manage/users', label: 'Manage' }] : []),
   ];

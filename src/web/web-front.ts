@@ -21,7 +21,12 @@ import { ASSETS_PREFIX, type WebAssets } from './assets.js';
 import { createCsrf } from './csrf.js';
 import { html } from './html.js';
 import type { PasswordService } from '../auth/recovery/password-service.js';
+import type { Attendance } from '../attendance/attendance.js';
+import { createQrImages } from '../qr-render/qr-images.js';
 import { accountPage } from './pages/account-page.js';
+import { attendPages } from './pages/attendance/attend-pages.js';
+import { sessionPages } from './pages/attendance/session-pages.js';
+import { teachPages } from './pages/attendance/teach-pages.js';
 import { badgePages } from './pages/badge-pages.js';
 import { checkPages } from './pages/check-pages.js';
 import { confirmPage } from './pages/confirm-page.js';
@@ -52,6 +57,8 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 
   qr: QrService;
   badges: BadgeVerifier;
   scanner: QrScanner;
+  /** Courses, sessions and check-ins (attendance/attendance.ts). */
+  attendance: Attendance;
 }
 
 /**
@@ -126,6 +133,9 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(qrApprovePages({ ...deps, kit }));
     await app.register(badgePages({ kit, qr: deps.qr, verifier: deps.badges }));
     await app.register(checkPages({ kit, verifier: deps.badges, scanner: deps.scanner }));
+    await app.register(teachPages({ kit, attendance: deps.attendance }));
+    await app.register(sessionPages({ kit, attendance: deps.attendance, images: createQrImages(), publicUrl: config.mail.publicUrl }));
+    await app.register(attendPages({ kit, attendance: deps.attendance }));
   };
 
   return {

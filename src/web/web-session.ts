@@ -35,7 +35,9 @@ export type CookiePurpose =
   | 'csrf' // the anonymous CSRF binding, before sign-in
   | 'mfa' // a sign-in waiting for its second factor (5 minutes)
   | 'qrl' // a sign-in by QR this browser started (its id and secret)
-  | 'rst'; // the token of an opened password-reset link (kept out of the address bar)
+  | 'rst' // the token of an opened password-reset link (kept out of the address bar)
+  | 'adev' // attendance: this browser's long-lived device id (a second account from it is flagged)
+  | 'atk'; // attendance: the arrival ticket of a scan made before signing in (2 minutes)
 
 export const cookieName = (purpose: CookiePurpose, secure: boolean) => (secure ? `__Host-${purpose}` : purpose);
 
