@@ -84,6 +84,7 @@ async function setUp(root: HTMLElement) {
   let stream: MediaStream | null = null;
   let scanning = false;
   let syncing = false;
+  let decoding: Promise<Decode> | null = null;
   const recent = new Map<string, number>();
 
   const showNetwork = () => {
@@ -229,7 +230,9 @@ async function setUp(root: HTMLElement) {
     start.hidden = true;
     say('Starting the camera…');
     try {
-      const decode = await decoder();
+      // Loaded when the page opened: the camera must start with no network too.
+      decoding ??= decoder();
+      const decode = await decoding;
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' } }, audio: false });
       video.srcObject = stream;
       video.hidden = false;
@@ -264,6 +267,10 @@ async function setUp(root: HTMLElement) {
   window.addEventListener('pagehide', stopCamera);
   await loadKeys();
   await refreshCount();
+  decoding = decoder();
+  decoding.catch(() => {
+    decoding = null;
+  });
   if (typeof navigator.mediaDevices?.getUserMedia === 'function') {
     start.hidden = false;
     say('Ready. Start the camera to scan badges.');
