@@ -14,6 +14,7 @@ import { summariseProfile } from './profile-summary.js';
 import { BENCH_RATE_LIMITS, type Child, REPO_ROOT, rssMb, SERVICE_ENTRY, SERVICE_STDOUT, spawnBaseline, spawnService, waitFor200 } from './processes.js';
 import { formatTable, type Report, writeReport } from './report.js';
 import * as s from './scenarios.js';
+import { attendanceBurst } from './scenarios-attendance.js';
 import { qrGenerate, qrPng, qrSvg } from './scenarios-qr.js';
 import { loginTiming } from './scenarios-login-timing.js';
 import { mePostgres } from './scenarios-postgres.js';
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
     'qr-svg': qrSvg,
     'qr-generate': qrGenerate,
     'users-page': s.usersPage,
+    attendance: attendanceBurst,
   };
   for (const group of s.GROUPS) {
     const chosen = group.filter((name) => selected.has(name));

@@ -25,6 +25,7 @@ export const SCENARIOS = [
   'qr-svg',
   'qr-generate',
   'users-page',
+  'attendance',
   'me-pg',
   'cold-start',
   'rss',
@@ -37,6 +38,7 @@ export const GROUPS: ScenarioName[][] = [
   ['login', 'me-paced-during-login', 'register', 'login-timing'],
   ['qr-png', 'qr-svg', 'qr-generate'],
   ['users-page'],
+  ['attendance'],
 ];
 
 export const CONNECTIONS = 50;

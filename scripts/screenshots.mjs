@@ -23,6 +23,10 @@ const CHOSEN = [
   'qr-login-tv-desktop.png',
   'qr-login-approve-phone.png',
   'manage-user-desktop.png',
+  'attendance-projector-desktop.png',
+  'attendance-live-desktop.png',
+  'attendance-checked-in-phone.png',
+  'attendance-sign-in-to-check-in-phone.png',
 ];
 
 const missing = CHOSEN.filter((name) => !existsSync(path.join(FROM, name)));

@@ -42,14 +42,19 @@ export async function createAttendance(deps: {
 }): Promise<Attendance> {
   const clock = deps.clock ?? (() => new Date());
   const bus = deps.redisUrl === null ? createMemoryBus() : await createRedisBus(deps.redisUrl, deps.log);
+  let checkinsRef: CheckinService | null = null;
   const courses = createCourseService({
     store: deps.store,
     audit: deps.audit,
     clock,
     findByLogin: (login) => deps.users.findByLogin(login),
-    onSessionEnded: (sessionId) => bus.publish({ type: 'ended', sessionId, publishedAt: Date.now() }),
+    onSessionEnded: (sessionId) => {
+      checkinsRef?.forget(sessionId);
+      bus.publish({ type: 'ended', sessionId, publishedAt: Date.now() });
+    },
   });
   const checkins = createCheckinService({ store: deps.store, courses, badges: deps.badges, bus, audit: deps.audit, clock });
+  checkinsRef = checkins;
   const reports = createReportService({ store: deps.store, courses, clock });
   const live = createLiveStreams({ store: deps.store, courses, checkins, bus, clock });
   const streams = createEventStreams();

@@ -23,6 +23,9 @@ export const TICKET_TTL_MS = 2 * 60_000;
 /** Badge scans queued offline: the page's clock may run a little ahead of the server's. */
 const BADGE_CLOCK_SLACK_MS = 60_000;
 export const BADGE_BATCH_MAX = 200;
+/** How long a live session is kept in memory between check-ins, and how many at most. */
+const LIVE_CACHE_MS = 1000;
+const LIVE_CACHE_MAX = 10_000;
 
 export interface CheckinResult {
   /** False: the student had checked in already; `checkin` is that first one (no duplicate). */
@@ -61,6 +64,8 @@ export interface CheckinService {
   ): Promise<Checkin>;
   /** A live row for lists and events. */
   liveRow(checkin: Checkin, user: User): LiveCheckin;
+  /** Drops what is kept in memory of a session (it ended). */
+  forget(sessionId: string): void;
 }
 
 const hashTicket = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
@@ -102,14 +107,34 @@ export function createCheckinService(deps: {
     if (wait !== null) throw attendanceErrors.tooManyCheckins(wait);
   }
 
+  /**
+   * A live session and its course, kept a second: a class's burst reads them once, not once per
+   * student. Ending a session forgets it here at once; another instance learns of the end through
+   * the live bus, or within the second.
+   */
+  const live = new Map<string, { session: AttendanceSession; course: Course; until: number }>();
+  function forget(sessionId: string) {
+    live.delete(sessionId);
+  }
   async function liveSession(sessionId: string, now: Date) {
-    const session = await attendance.findSession(sessionId);
-    if (session === null) throw attendanceErrors.sessionNotFound();
+    let found = live.get(sessionId);
+    if (found === undefined || found.until <= Date.now()) {
+      const session = await attendance.findSession(sessionId);
+      if (session === null) throw attendanceErrors.sessionNotFound();
+      const course = await attendance.findCourse(session.courseId);
+      if (course === null) throw attendanceErrors.sessionNotFound();
+      if (live.size >= LIVE_CACHE_MAX) live.clear();
+      found = { session, course, until: Date.now() + LIVE_CACHE_MS };
+      live.set(sessionId, found);
+      const unsubscribe = bus.subscribe(sessionId, (event) => {
+        if (event.type === 'ended') forget(sessionId);
+      });
+      setTimeout(unsubscribe, LIVE_CACHE_MS).unref();
+    }
+    const { session, course } = found;
     const state = sessionState(session, now);
     if (state === 'ended') throw attendanceErrors.sessionEnded();
     if (state === 'scheduled') throw attendanceErrors.sessionNotStarted();
-    const course = await attendance.findCourse(session.courseId);
-    if (course === null) throw attendanceErrors.sessionNotFound();
     return { session, course };
   }
 
@@ -124,11 +149,14 @@ export function createCheckinService(deps: {
 
   /** The QR check-in proper, as of `at` (now, or a ticket's arrival). */
   async function record(user: User, course: Course, session: AttendanceSession, at: Date, deviceId: string | null): Promise<CheckinResult> {
-    const existing = await attendance.findCheckin(session.id, user.id);
-    if (existing !== null) return { created: false, checkin: existing, course, session };
+    // No read of an earlier check-in first: the insert says whether there was one (a second scan
+    // gets the first), one query less for each of a class's first scans.
     const flags: CheckinFlag[] = [];
     const onRoster = await attendance.findRosterEntry(course.id, user.id);
     if (onRoster === null) {
+      // Removed from the roster after checking in: their check-in still answers.
+      const existing = await attendance.findCheckin(session.id, user.id);
+      if (existing !== null) return { created: false, checkin: existing, course, session };
       if (!session.open) throw attendanceErrors.notOnRoster();
       await attendance.addToRoster([{ courseId: course.id, userId: user.id, walkIn: true, addedAt: at }]);
       flags.push('walk_in');
@@ -157,6 +185,7 @@ export function createCheckinService(deps: {
 
   return {
     liveRow,
+    forget,
 
     async checkIn(user, sessionId, code, deviceId) {
       limit(user.id, sessionId);
