@@ -112,7 +112,7 @@ export function createCheckinService(deps: {
    * student. Ending a session forgets it here at once; another instance learns of the end through
    * the live bus, or within the second.
    */
-  const live = new Map<string, { session: AttendanceSession; course: Course; until: number }>();
+  const live = new Map<string, { session: AttendanceSession; course: Course; until: number; roster: Promise<Map<string, boolean>> | null }>();
   function forget(sessionId: string) {
     live.delete(sessionId);
   }
@@ -124,7 +124,7 @@ export function createCheckinService(deps: {
       const course = await attendance.findCourse(session.courseId);
       if (course === null) throw attendanceErrors.sessionNotFound();
       if (live.size >= LIVE_CACHE_MAX) live.clear();
-      found = { session, course, until: Date.now() + LIVE_CACHE_MS };
+      found = { session, course, until: Date.now() + LIVE_CACHE_MS, roster: null };
       live.set(sessionId, found);
       const unsubscribe = bus.subscribe(sessionId, (event) => {
         if (event.type === 'ended') forget(sessionId);
@@ -144,6 +144,20 @@ export function createCheckinService(deps: {
     if (check === 'invalid') throw attendanceErrors.invalidCode();
   }
 
+  /**
+   * Whether the user is on the roster (and a walk-in): from the roster kept with the live session
+   * for its second, else from the store, which decides (a student added a moment ago is found).
+   */
+  async function rosterEntry(sessionId: string, courseId: string, userId: string): Promise<{ walkIn: boolean } | null> {
+    const cached = live.get(sessionId);
+    if (cached !== undefined) {
+      cached.roster ??= attendance.listRoster(courseId).then((entries) => new Map(entries.map((e) => [e.userId, e.walkIn])));
+      const walkIn = (await cached.roster.catch(() => new Map<string, boolean>())).get(userId);
+      if (walkIn !== undefined) return { walkIn };
+    }
+    return attendance.findRosterEntry(courseId, userId);
+  }
+
   const statusAt = (course: Course, session: AttendanceSession, at: Date): CheckinStatus =>
     at.getTime() > session.startsAt.getTime() + course.lateAfterMinutes * 60_000 ? 'late' : 'present';
 
@@ -152,7 +166,7 @@ export function createCheckinService(deps: {
     // No read of an earlier check-in first: the insert says whether there was one (a second scan
     // gets the first), one query less for each of a class's first scans.
     const flags: CheckinFlag[] = [];
-    const onRoster = await attendance.findRosterEntry(course.id, user.id);
+    const onRoster = await rosterEntry(session.id, course.id, user.id);
     if (onRoster === null) {
       // Removed from the roster after checking in: their check-in still answers.
       const existing = await attendance.findCheckin(session.id, user.id);
