@@ -33,6 +33,13 @@ describe('attendance: badges, marks, reports', () => {
     const [badgeA, badgeB, badgeOff, oldBadge] = [await badgeOf(a), await badgeOf(b), await badgeOf(offRoster), await badgeOf(superseded)];
     await new Promise((r) => setTimeout(r, 1100)); // a new badge's IAT is in whole seconds
     await badgeOf(superseded);
+    // On PostgreSQL other connections' user caches learn of the new badge by a notice: wait until
+    // the public check says superseded, as a door scanner would see it.
+    for (let i = 0; i < 40; i += 1) {
+      const verdict = await json<{ reason?: string }>(t.app, 'POST', '/qr/verify', null, { data: oldBadge });
+      if (verdict.body.reason === 'superseded') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const scannedAt = new Date().toISOString();
     const res = await json<{ results: { outcome: string; reason?: string; user_id: string | null; at?: string }[] }>(
       t.app,
