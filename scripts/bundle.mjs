@@ -132,6 +132,22 @@ if (pool !== 'dist/server/main.mjs') {
   // It resolves ./cpu-worker.mjs against its own file: from a chunk, that would miss.
   throw new Error(`src/workers/cpu-pool.ts went to ${pool}, not dist/server/main.mjs: it would not find ${WORKER_FILE}`);
 }
+// Packages that start-up must not load (each costs cold-start time and idle memory; they load on
+// first use, through import()): none of them may be in main.mjs or in a chunk it imports statically.
+// (yaml is not listed: the lazy-yaml stand-in's require() is external and runs on first call.)
+const LOADED_ON_FIRST_USE = ['@fastify/swagger-ui', '@fastify/static', '@simplewebauthn/server', 'oidc-provider', 'zxing-wasm'];
+const startup = new Set(['dist/server/main.mjs']);
+for (const file of startup) {
+  for (const i of result.metafile.outputs[file]?.imports ?? []) {
+    if (!i.external && i.kind !== 'dynamic-import') startup.add(i.path);
+  }
+}
+for (const file of startup) {
+  const output = result.metafile.outputs[file];
+  const names = [...Object.keys(output.inputs), ...output.imports.filter((i) => i.external && i.kind !== 'dynamic-import').map((i) => `node_modules/${i.path}/`)];
+  const eager = LOADED_ON_FIRST_USE.filter((pkg) => names.some((n) => n.includes(`node_modules/${pkg}/`)));
+  if (eager.length > 0) throw new Error(`${file} loads ${eager.join(', ')} at start-up: import them with import() where they are used`);
+}
 for (const [file] of outputs) {
   // eslint-disable-next-line no-control-regex
   const line = readFileSync(file, 'latin1').split('\n').findIndex((l) => /[^\x00-\x7f]/.test(l));
