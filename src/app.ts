@@ -230,6 +230,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     qr,
     badges,
     scanner,
+    passkeys,
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>

@@ -92,8 +92,9 @@ const PASSKEY_MANAGE = [
   'DELETE /auth/passkeys/:passkey_id',
   'POST /account/passkeys/options',
   'POST /account/passkeys',
-  'POST /account/passkeys/:id/rename',
-  'POST /account/passkeys/:id/remove',
+  'POST /account/passkeys/rename',
+  'POST /account/passkeys/remove',
+  'POST /manage/users/:id/passkeys/remove',
 ];
 
 /** Subjects that resolve nobody: enough to list which routes are limited (the OpenAPI document). */
