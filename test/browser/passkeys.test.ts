@@ -149,4 +149,33 @@ describe('passkeys in a browser (virtual authenticator)', { skip: browserSkip },
     assert.equal(await page.getByLabel('Code').count(), 0);
     await context.close();
   });
+
+  it("lets an admin see a user's passkeys on their page and remove one after a confirmation", async () => {
+    const { who, context: theirs, page: their } = await withPasskey({ name: 'Lost phone' });
+    const adminBody = newUserBody();
+    await server.t.users.ensureAdmin({ email: adminBody.email, password: adminBody.password, username: adminBody.username });
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${server.base}/sign-in`);
+    await page.getByLabel('Email or username').fill(adminBody.email);
+    await page.getByLabel('Password').fill(adminBody.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: /^Hello/ }).waitFor();
+    await page.goto(`${server.base}/manage/users/${who.id}`);
+    await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
+    await visit(page, 'manage-user-passkeys');
+    await page.getByRole('link', { name: 'Remove the passkey Lost phone' }).click();
+    await page.getByRole('heading', { name: /Remove the passkey "Lost phone"/ }).waitFor();
+    await visit(page, 'manage-user-passkey-remove');
+    await page.getByRole('button', { name: 'Remove the passkey' }).click();
+    await page.getByText('The passkey is removed').waitFor();
+    assert.deepEqual(await server.t.store.passkeys.listForUser(who.id), []);
+    // Their browser can no longer sign in with it.
+    await signOut(their);
+    await their.goto(`${server.base}/sign-in?next=%2Faccount`);
+    await their.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await their.locator('#passkey-status').filter({ hasText: /not accepted/ }).waitFor();
+    await context.close();
+    await theirs.close();
+  });
 });
