@@ -376,3 +376,27 @@ describe('passkeys API', () => {
     });
   });
 });
+
+describe('passkey rate limits', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp({ RATE_LIMIT_PASSKEY_LOGIN_PER_IP: '2', RATE_LIMIT_PASSKEY_MANAGE_PER_USER: '2' });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('limits passkey sign-in per IP (begin and finish share the count) and management per user', async () => {
+    const begin = () => t.app.inject({ method: 'POST', url: '/auth/passkeys/login/begin', payload: {} });
+    assert.equal((await begin()).statusCode, 200);
+    assert.equal((await begin()).statusCode, 200);
+    const limited = await t.app.inject({ method: 'POST', url: '/auth/passkeys/login/finish', payload: {} });
+    assert.equal(limited.statusCode, 429);
+    assert.equal(limited.json().code, 'RATE_LIMITED');
+    const { token } = await signUp(t.app);
+    const manage = () => t.app.inject({ method: 'POST', url: '/auth/passkeys/register/begin', payload: {}, headers: bearer(token) });
+    assert.equal((await manage()).statusCode, 200);
+    assert.equal((await manage()).statusCode, 200);
+    assert.equal((await manage()).statusCode, 429);
+  });
+});
