@@ -13,15 +13,11 @@
  * - the last way to sign in (no password, one passkey) cannot be removed by its owner.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
 import { AppError, errors, ValidationFailed } from '../../errors.js';
@@ -98,6 +94,14 @@ function challengeOf(clientDataJSON: unknown): string | null {
   }
 }
 
+/**
+ * The library, loaded at the first ceremony: with its ASN.1 and CBOR parsers it is 850 KB of the
+ * bundled server, which every start would otherwise parse (scripts/bundle.mjs puts a dynamic
+ * import in a chunk of its own). Passkeys are not on the start-up path.
+ */
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (library ??= import('@simplewebauthn/server'));
+
 /** The library's refusals are plain Errors: their first words say which check failed, for the audit log only. */
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message.slice(0, 120) : 'unknown');
 
@@ -162,6 +166,7 @@ export function createPasskeyService(deps: {
       const existing = await store.passkeys.listForUser(user.id);
       if (existing.length >= MAX_PASSKEYS_PER_USER) throw passkeyErrors.tooMany();
       const challenge = await newChallenge('passkey_registration', user.id);
+      const { generateRegistrationOptions } = await webauthn();
       return generateRegistrationOptions({
         rpName,
         rpID: rpId,
@@ -182,6 +187,7 @@ export function createPasskeyService(deps: {
       const taken = await takeChallenge(response.response?.clientDataJSON, 'passkey_registration');
       // Another user's challenge is no challenge of this user's.
       if (taken === null || taken.userId !== user.id) throw passkeyErrors.challenge(400);
+      const { verifyRegistrationResponse } = await webauthn();
       let verified;
       try {
         verified = await verifyRegistrationResponse({
@@ -231,6 +237,7 @@ export function createPasskeyService(deps: {
       const passkeys = user === null ? [] : await store.passkeys.listForUser(user.id);
       // Bound to the user only when they have passkeys: else the sign-in stays username-less.
       const challenge = await newChallenge('passkey_authentication', passkeys.length > 0 && user !== null ? user.id : null);
+      const { generateAuthenticationOptions } = await webauthn();
       return generateAuthenticationOptions({
         rpID: rpId,
         challenge,
@@ -260,6 +267,7 @@ export function createPasskeyService(deps: {
       // The account lock of password sign-ins holds here too (429 ACCOUNT_LOCKED).
       await throttle.claim(subject, context);
 
+      const { verifyAuthenticationResponse } = await webauthn();
       let verified;
       try {
         verified = await verifyAuthenticationResponse({
