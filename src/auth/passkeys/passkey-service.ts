@@ -99,8 +99,9 @@ function challengeOf(clientDataJSON: unknown): string | null {
  * bundled server, which every start would otherwise parse (scripts/bundle.mjs puts a dynamic
  * import in a chunk of its own). Passkeys are not on the start-up path.
  */
-let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
-const webauthn = () => (library ??= import('@simplewebauthn/server'));
+const loadLibrary = () => import('@simplewebauthn/server');
+let library: ReturnType<typeof loadLibrary> | undefined;
+const webauthn = () => (library ??= loadLibrary());
 
 /** The library's refusals are plain Errors: their first words say which check failed, for the audit log only. */
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message.slice(0, 120) : 'unknown');
