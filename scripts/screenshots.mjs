@@ -23,6 +23,7 @@ const CHOSEN = [
   'qr-login-tv-desktop.png',
   'qr-login-approve-phone.png',
   'manage-user-desktop.png',
+  'passkeys-list-phone.png',
 ];
 
 const missing = CHOSEN.filter((name) => !existsSync(path.join(FROM, name)));

@@ -15,6 +15,9 @@ import { createPasswordHasher } from './auth/passwords/passwords.js';
 import { deriveSecret, type KeySet } from './auth/tokens/keys.js';
 import { createLoginFlow } from './auth/login/login-flow.js';
 import { createLoginThrottle } from './auth/login/login-throttle.js';
+import { createPasskeyService } from './auth/passkeys/passkey-service.js';
+import { passkeyRoutes } from './auth/passkeys/passkey-routes.js';
+import { createRelyingParty } from './auth/passkeys/relying-party.js';
 import { createQrLoginService } from './auth/qr-login/qr-login.js';
 import { qrLoginRoutes } from './auth/qr-login/qr-login-routes.js';
 import { passwordRoutes } from './auth/recovery/password-routes.js';
@@ -178,6 +181,16 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     throttle,
     sessions,
   });
+  const passkeys = createPasskeyService({
+    store,
+    audit,
+    login,
+    throttle,
+    rp: createRelyingParty(config.webauthn, publicUrl.base),
+    verifyPassword: users.verifyPassword,
+    findByLogin: users.findByLogin,
+    now: options.clock,
+  });
   const health = createHealthService(store, config.dbTimeoutMs);
   const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, throttle, rules: passwordRules });
   // Mails promised before shutdown are still sent, then the SMTP connection closes.
@@ -217,6 +230,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     qr,
     badges,
     scanner,
+    passkeys,
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>
@@ -267,6 +281,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(qrRoutes({ qr, auth }));
   await app.register(badgeRoutes({ verifier: badges, auth, scanner }));
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
+  await app.register(passkeyRoutes({ passkeys, sessions, users, auth }));
   await app.register(auditRoutes({ audit, auth }));
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).
   await app.register(web.plugin);

@@ -91,6 +91,10 @@ export interface Config {
     /** Sign-in by QR: starting and polling, per IP; reading and approving, per user. */
     qrLoginPerIp: RateLimit;
     qrLoginApprovePerUser: RateLimit;
+    /** Passkey sign-in (begin and finish, API and page), per IP. */
+    passkeyLoginPerIp: RateLimit;
+    /** Passkey registration and management (list, rename, delete), per user. */
+    passkeyManagePerUser: RateLimit;
   };
   /** Redis (REDIS_URL) shares the rate-limit counters between instances; null: in memory, per instance. */
   redisUrl: string | null;
@@ -98,6 +102,14 @@ export interface Config {
   corsOrigins: string[];
   /** TOTP second factor: the issuer name authenticator apps show beside the account. */
   totp: { issuer: string };
+  /**
+   * Passkeys' relying party (auth/passkeys), from configuration only, never from a request's
+   * headers. `origins`: the exact origins a passkey ceremony may come from (WEBAUTHN_ORIGINS, else
+   * PUBLIC_URL's); null means the development default, http://localhost:<the port listened on>;
+   * empty: passkeys are off (production without PUBLIC_URL or WEBAUTHN_ORIGINS). `rpId` is a
+   * suffix of every origin's host (checked here); null when passkeys are off.
+   */
+  webauthn: { rpId: string | null; rpName: string; origins: string[] | null };
   /** The periodic purge of what is kept only for a while (maintenance/purger.ts). */
   maintenance: {
     /** Audit events older than this many days are purged; 0 keeps them for ever. */
@@ -274,6 +286,8 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       qrScanPerUser: { max: int('RATE_LIMIT_QR_SCAN_PER_USER', 60, 1, 10_000_000), timeWindowMs: MINUTE },
       qrLoginPerIp: { max: int('RATE_LIMIT_QR_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
       qrLoginApprovePerUser: { max: int('RATE_LIMIT_QR_APPROVE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
+      passkeyLoginPerIp: { max: int('RATE_LIMIT_PASSKEY_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      passkeyManagePerUser: { max: int('RATE_LIMIT_PASSKEY_MANAGE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
     },
     redisUrl: parseRedisUrl(get('REDIS_URL'), problems),
     corsOrigins: parseCorsOrigins(get('CORS_ORIGINS'), problems),
@@ -284,7 +298,9 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     },
     totp: { issuer: parseTotpIssuer(get('TOTP_ISSUER'), problems) },
     mail: parseMail(get, problems),
+    webauthn: { rpId: null, rpName: 'Auth QR Service', origins: null },
   };
+  config.webauthn = parseWebauthn(get, nodeEnv, config.mail.publicUrl, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
@@ -482,6 +498,54 @@ function parseMail(get: (name: string) => string | undefined, problems: string[]
     publicUrl = publicUrl.replace(/\/+$/, '');
   }
   return { smtpUrl, from: get('MAIL_FROM') ?? 'Auth QR Service <no-reply@localhost>', publicUrl };
+}
+
+/**
+ * WEBAUTHN_RP_ID, WEBAUTHN_ORIGINS and WEBAUTHN_RP_NAME. The origins default to PUBLIC_URL's, and
+ * outside production to http://localhost:<port>; the RP ID to the first origin's host. An RP ID
+ * that is not the host, or a parent domain of the host, of every origin is refused: browsers would
+ * refuse every ceremony (and a wrong one is not noticed until someone tries a passkey).
+ */
+function parseWebauthn(
+  get: (name: string) => string | undefined,
+  nodeEnv: Config['nodeEnv'],
+  publicUrl: string | null,
+  problems: string[],
+): Config['webauthn'] {
+  const rpName = get('WEBAUTHN_RP_NAME') ?? 'Auth QR Service';
+  const raw = get('WEBAUTHN_ORIGINS');
+  let origins: string[] | null;
+  if (raw !== undefined) {
+    origins = [];
+    for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+      const url = URL.canParse(entry) ? new URL(entry) : null;
+      const local = url !== null && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+      // Browsers offer WebAuthn on https pages only, and on http://localhost for development.
+      if (url === null || !/^https?:\/\/[^/?#]+\/?$/i.test(entry) || (url.protocol === 'http:' && !local)) {
+        problems.push(`WEBAUTHN_ORIGINS: "${entry}" is not an https origin like https://app.example.com (http only for localhost)`);
+      } else {
+        origins.push(url.origin);
+      }
+    }
+  } else if (publicUrl !== null && URL.canParse(publicUrl)) {
+    origins = [new URL(publicUrl).origin];
+  } else {
+    origins = nodeEnv === 'production' ? [] : null;
+  }
+  const hosts = origins === null ? ['localhost'] : origins.map((o) => new URL(o).hostname);
+  const rpId = get('WEBAUTHN_RP_ID')?.toLowerCase() ?? hosts[0] ?? null;
+  if (rpId !== null && hosts.length === 0) {
+    problems.push('WEBAUTHN_RP_ID needs WEBAUTHN_ORIGINS (or PUBLIC_URL): the origins passkeys are used from');
+  }
+  if (rpId !== null) {
+    const strangers = hosts.filter((host) => host !== rpId && !host.endsWith(`.${rpId}`));
+    if (strangers.length > 0) {
+      problems.push(
+        `WEBAUTHN_RP_ID "${rpId}" must be the host, or a parent domain of the host, of every origin (not of ${strangers.join(', ')})`,
+      );
+    }
+  }
+  return { rpId: hosts.length === 0 ? null : rpId, rpName, origins };
 }
 
 function parseTotpIssuer(raw: string | undefined, problems: string[]): string {

@@ -35,7 +35,13 @@ export type AuditType =
   | 'mfa.recovery_codes_regenerated'
   | 'qr_login.approved'
   | 'qr_login.denied'
-  | 'qr_login.completed';
+  | 'qr_login.completed'
+  | 'passkey.registered'
+  | 'passkey.renamed'
+  | 'passkey.removed'
+  | 'passkey.used'
+  | 'passkey.rejected'
+  | 'passkey.counter_regression';
 
 /** Who and where a request came from. */
 export interface RequestContext {

@@ -67,6 +67,15 @@ export const ERROR_CODES = {
   QR_LOGIN_SECRET_MISMATCH: 'Wrong secret for this sign-in request (nothing is spoiled)',
   QR_LOGIN_NOT_FOUND: 'No such sign-in request: unknown, expired or used',
   QR_LOGIN_ALREADY_DECIDED: 'The sign-in request was approved or denied already',
+  // Passkeys.
+  PASSKEY_CHALLENGE_INVALID: 'The passkey challenge is unknown, used, expired, or of the other ceremony (or user): begin again',
+  PASSKEY_INVALID: 'The passkey response could not be verified (signature, origin, RP ID, user verification, counter, backup flag, or an unknown or another user\'s credential)',
+  PASSKEY_EXISTS: 'This credential is registered already',
+  PASSKEY_LIMIT: 'The account has as many passkeys as it may: remove one first',
+  PASSKEY_NOT_FOUND: 'You have no passkey with this id',
+  LAST_SIGN_IN_METHOD: 'The passkey is the only way to sign in to the account (no password, no other passkey)',
+  REAUTH_REQUIRED: 'The sign-in is older than 5 minutes: send the password again',
+  PASSKEYS_NOT_CONFIGURED: 'Passkeys are off on this server (no WEBAUTHN_ORIGINS or PUBLIC_URL in production)',
   // The service.
   DATABASE_UNAVAILABLE: 'The database does not answer; try again after `Retry-After` seconds',
 } as const;

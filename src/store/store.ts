@@ -7,6 +7,10 @@
  * `StoreUnavailable`. Rules (who may do what, hashing, validation) live in the services.
  */
 
+import type { PasskeyStore } from './passkey-store.js';
+
+export type { Passkey, PasskeyDeleteResult, PasskeyDeviceType, PasskeyStore } from './passkey-store.js';
+
 export const ROLES = ['student', 'teacher', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -105,7 +109,9 @@ export type OneTimePurpose =
   | 'mfa'
   | 'recovery'
   | 'qr_login'
-  | 'qr_login_approved';
+  | 'qr_login_approved'
+  | 'passkey_registration'
+  | 'passkey_authentication';
 
 /** A single-use token (reset link, email check, MFA step, recovery code), stored as a hash. */
 export interface OneTimeToken {
@@ -271,6 +277,8 @@ export interface Store {
   readonly audit: AuditStore;
   readonly throttles: ThrottleStore;
   readonly purge: PurgeStore;
+  /** WebAuthn credentials (store/passkey-store.ts); deleting a user deletes theirs. */
+  readonly passkeys: PasskeyStore;
   /** Resolves when the database answers; rejects with StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -26,6 +26,7 @@ import { badgePages } from './pages/badge-pages.js';
 import { checkPages } from './pages/check-pages.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { passkeyPages } from './pages/passkey-pages.js';
 import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
@@ -120,6 +121,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(accountPage({ ...deps, kit }));
     await app.register(passwordPage({ ...deps, kit, minPasswordLength: config.passwords.minLength }));
     await app.register(sessionsPage({ ...deps, kit }));
+    await app.register(passkeyPages({ ...deps, kit }));
     await app.register(twoFactorPages({ ...deps, kit }));
     await app.register(managePages({ ...deps, kit }));
     await app.register(qrSignInPages({ ...deps, kit }));

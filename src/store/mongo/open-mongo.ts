@@ -16,6 +16,7 @@ import {
 } from './auth-stores.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
+import { createMongoPasskeyStore, deletePasskeysOfUser, migratePasskeys, passkeyCollection } from './passkey-store.js';
 import { createMongoPurgeStore } from './purge-store.js';
 import { createMongoThrottleStore, migrateThrottles, type ThrottleDocument } from './throttle-store.js';
 import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, usernameKey, userToDoc } from './user-document.js';
@@ -49,6 +50,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const users = db.collection<UserDocument>('users');
   const auth = authCollections(db);
   const throttles = db.collection<ThrottleDocument>('login_throttles');
+  const passkeys = passkeyCollection(db);
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -89,6 +91,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         await migrateUsers(users);
         await migrateAuth(auth);
         await migrateThrottles(throttles);
+        await migratePasskeys(passkeys);
       });
     },
 
@@ -191,6 +194,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         // No foreign keys here: what ON DELETE CASCADE does in SQL is done by hand, after the user
         // is gone (a failure in between leaves tokens of a missing user, which nothing accepts).
         await deleteAuthDataOfUser(auth, id);
+        await deletePasskeysOfUser(passkeys, id);
         return result.deletedCount > 0;
       });
     },
@@ -262,6 +266,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     audit: createMongoAuditStore(auth, run),
     throttles: createMongoThrottleStore(throttles, run),
     purge: createMongoPurgeStore(auth, throttles, run),
+    passkeys: createMongoPasskeyStore(passkeys, run),
 
     async ping() {
       try {

@@ -139,6 +139,29 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await db.schema.createIndex('refresh_tokens_used_idx').on('refresh_tokens').column('used_at').execute();
       },
     },
+    '0006_passkeys': {
+      // WebAuthn credentials (store/passkey-store.ts). Their challenges are one-time tokens.
+      async up(db: Kysely<unknown>) {
+        const flag = dialect === 'postgres' ? 'boolean' : 'integer';
+        await db.schema
+          .createTable('passkeys')
+          // Credential ids are at most 1023 bytes (WebAuthn L3), base64url: up to 1364 characters.
+          .addColumn('id', 'varchar(1400)', (c) => c.primaryKey())
+          .addColumn('user_id', 'varchar(24)', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .addColumn('counter', 'bigint', (c) => c.notNull())
+          .addColumn('transports', 'text', (c) => c.notNull())
+          .addColumn('device_type', 'varchar(16)', (c) => c.notNull())
+          .addColumn('backed_up', sql.raw(flag), (c) => c.notNull())
+          .addColumn('backup_eligible', sql.raw(flag), (c) => c.notNull())
+          .addColumn('aaguid', 'varchar(36)', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', timestamp, (c) => c.notNull())
+          .addColumn('last_used_at', timestamp)
+          .execute();
+        await db.schema.createIndex('passkeys_user_id_idx').on('passkeys').column('user_id').execute();
+      },
+    },
     '0004_session_kind': {
       // Browser sessions (the web front's cookie) beside the API's refresh-token sessions.
       async up(db: Kysely<unknown>) {

@@ -86,6 +86,22 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  public_key: string;
+  counter: number | string;
+  /** JSON array of strings. */
+  transports: string;
+  device_type: string;
+  backed_up: Flag;
+  backup_eligible: Flag;
+  aaguid: string;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
@@ -93,4 +109,5 @@ export interface Tables {
   one_time_tokens: OneTimeTokensTable;
   audit_events: AuditEventsTable;
   login_throttles: LoginThrottlesTable;
+  passkeys: PasskeysTable;
 }
