@@ -29,6 +29,7 @@ import { createHealthService, type HealthService } from './health/health-service
 import { healthRoutes } from './health/health-routes.js';
 import { createAccessLog } from './http/access-log.js';
 import { createPublicUrl } from './http/public-url.js';
+import { createOidc } from './oidc/oidc.js';
 import { handleError, type Unroutable, unroutableHandler } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -192,6 +193,9 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     mailer.close();
   });
 
+  // The OpenID Connect provider (oidc/), when an issuer is configured (OIDC_ISSUER or PUBLIC_URL).
+  const oidc = config.oidc === null ? null : createOidc({ config, oidc: config.oidc, store, keys, sessions, audit });
+
   const schemas = createLazySchemas(createValidatorCompiler());
   app.setValidatorCompiler(schemas.validatorCompiler);
   app.setSerializerCompiler(schemas.serializerCompiler);
@@ -217,6 +221,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     qr,
     badges,
     scanner,
+    oidc: oidc === null ? null : { provider: oidc.provider, clients: oidc.clients, store: store.oidc, audit },
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>
@@ -268,6 +273,10 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(badgeRoutes({ verifier: badges, auth, scanner }));
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
   await app.register(auditRoutes({ audit, auth }));
+  if (oidc !== null) {
+    await app.register(oidc.providerRoutes);
+    await app.register(oidc.clientRoutes(auth));
+  }
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).
   await app.register(web.plugin);
 

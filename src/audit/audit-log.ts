@@ -35,7 +35,12 @@ export type AuditType =
   | 'mfa.recovery_codes_regenerated'
   | 'qr_login.approved'
   | 'qr_login.denied'
-  | 'qr_login.completed';
+  | 'qr_login.completed'
+  | 'oidc.client_created'
+  | 'oidc.client_deleted'
+  | 'oidc.consent_granted'
+  | 'oidc.consent_denied'
+  | 'oidc.token_failed';
 
 /** Who and where a request came from. */
 export interface RequestContext {

@@ -26,6 +26,8 @@ import { badgePages } from './pages/badge-pages.js';
 import { checkPages } from './pages/check-pages.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { oidcInteractionPages, type OidcInteractionDeps } from './pages/oidc-interaction-pages.js';
+import { appsPages } from './pages/manage/apps-pages.js';
 import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
@@ -52,6 +54,8 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 
   qr: QrService;
   badges: BadgeVerifier;
   scanner: QrScanner;
+  /** The OpenID Connect provider's pages (sign-in and consent for apps, /manage/apps); null when it is off. */
+  oidc: Omit<OidcInteractionDeps, 'kit'> | null;
 }
 
 /**
@@ -126,6 +130,10 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(qrApprovePages({ ...deps, kit }));
     await app.register(badgePages({ kit, qr: deps.qr, verifier: deps.badges }));
     await app.register(checkPages({ kit, verifier: deps.badges, scanner: deps.scanner }));
+    if (deps.oidc !== null) {
+      await app.register(oidcInteractionPages({ ...deps.oidc, kit }));
+      await app.register(appsPages({ kit, clients: deps.oidc.clients }));
+    }
   };
 
   return {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { newId } from '../../src/users/ids.js';
 import { authDataContract } from './contract-auth.js';
+import { oidcContract } from './contract-oidc.js';
 import { Conflict, type NewUser, type Role, type Store, USER_DEFAULTS, type User } from '../../src/store/store.js';
 
 let sequence = 0;
@@ -434,4 +435,5 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
   });
   authDataContract(name, open);
+  oidcContract(name, open);
 }

@@ -16,6 +16,7 @@ import {
 } from './auth-stores.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
+import { createMongoOidcStore, migrateOidc, type OidcDocument } from './oidc-store.js';
 import { createMongoPurgeStore } from './purge-store.js';
 import { createMongoThrottleStore, migrateThrottles, type ThrottleDocument } from './throttle-store.js';
 import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, usernameKey, userToDoc } from './user-document.js';
@@ -49,6 +50,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const users = db.collection<UserDocument>('users');
   const auth = authCollections(db);
   const throttles = db.collection<ThrottleDocument>('login_throttles');
+  const oidcModels = db.collection<OidcDocument>('oidc_models');
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -89,6 +91,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         await migrateUsers(users);
         await migrateAuth(auth);
         await migrateThrottles(throttles);
+        await migrateOidc(oidcModels);
       });
     },
 
@@ -262,6 +265,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     audit: createMongoAuditStore(auth, run),
     throttles: createMongoThrottleStore(throttles, run),
     purge: createMongoPurgeStore(auth, throttles, run),
+    oidc: createMongoOidcStore(oidcModels, run),
 
     async ping() {
       try {

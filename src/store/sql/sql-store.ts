@@ -20,6 +20,7 @@ import {
 import { toDate, toDateOrNull } from './dates.js';
 import { migrationProvider, type SqlDialect, usernameKey } from './migrations.js';
 import { createSqlAuditStore, createSqlOneTimeTokenStore, createSqlSessionStore } from './sql-auth-stores.js';
+import { createSqlOidcStore } from './sql-oidc-store.js';
 import { createSqlPurgeStore } from './sql-purge-store.js';
 import { createSqlThrottleStore } from './sql-throttle-store.js';
 import type { Tables, UsersTable } from './tables.js';
@@ -396,6 +397,7 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     audit: createSqlAuditStore(db, run, encodeDate),
     throttles: createSqlThrottleStore(db, run),
     purge: createSqlPurgeStore(db, run, encodeDate),
+    oidc: createSqlOidcStore(db, run, encodeDate),
 
     async ping() {
       if (closed) throw new StoreUnavailable('the database connection is closed');

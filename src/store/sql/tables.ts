@@ -86,6 +86,18 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+/** The OpenID Connect provider's records (migration 0008_oidc, sql-oidc-store.ts). */
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
@@ -93,4 +105,5 @@ export interface Tables {
   one_time_tokens: OneTimeTokensTable;
   audit_events: AuditEventsTable;
   login_throttles: LoginThrottlesTable;
+  oidc_models: OidcModelsTable;
 }
