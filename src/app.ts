@@ -29,7 +29,6 @@ import { createHealthService, type HealthService } from './health/health-service
 import { healthRoutes } from './health/health-routes.js';
 import { createAccessLog } from './http/access-log.js';
 import { createPublicUrl } from './http/public-url.js';
-import { createOidc } from './oidc/oidc.js';
 import { handleError, type Unroutable, unroutableHandler } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -193,8 +192,10 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     mailer.close();
   });
 
-  // The OpenID Connect provider (oidc/), when an issuer is configured (OIDC_ISSUER or PUBLIC_URL).
-  const oidc = config.oidc === null ? null : createOidc({ config, oidc: config.oidc, store, keys, sessions, audit });
+  // The OpenID Connect provider (oidc/), when an issuer is configured (OIDC_ISSUER or PUBLIC_URL);
+  // loaded only then (oidc-provider is large, and warns on Node 20 when imported).
+  const oidc =
+    config.oidc === null ? null : (await import('./oidc/oidc.js')).createOidc({ config, oidc: config.oidc, store, keys, sessions, audit });
 
   const schemas = createLazySchemas(createValidatorCompiler());
   app.setValidatorCompiler(schemas.validatorCompiler);

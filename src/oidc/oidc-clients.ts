@@ -38,12 +38,19 @@ export interface ClientView {
   grantTypes: string[];
 }
 
+/** Who changes clients: an admin (id), or the command line (id null, `via` says who ran it). */
+export interface Actor {
+  id: string | null;
+  context?: RequestContext;
+  via?: Record<string, unknown>;
+}
+
 export interface OidcClients {
   /** The secret is in the answer once (confidential clients), never again. */
-  create(input: NewClient, actor: { id: string | null; context?: RequestContext }): Promise<ClientView & { clientSecret: string | null }>;
+  create(input: NewClient, actor: Actor): Promise<ClientView & { clientSecret: string | null }>;
   list(): Promise<ClientView[]>;
   get(clientId: string): Promise<ClientView | null>;
-  remove(clientId: string, actor: { id: string | null; context?: RequestContext }): Promise<boolean>;
+  remove(clientId: string, actor: Actor): Promise<boolean>;
 }
 
 const MAX_CLIENTS = 1000;
@@ -119,7 +126,7 @@ export function createOidcClients(deps: {
       await audit.record('oidc.client_created', {
         actorId: actor.id,
         context: actor.context,
-        detail: { client_id: clientId, name, type: input.type, trusted: input.trusted, scopes },
+        detail: { client_id: clientId, name, type: input.type, trusted: input.trusted, scopes, ...actor.via },
       });
       return { ...metadataToView(metadata), clientSecret: secret };
     },
@@ -138,7 +145,7 @@ export function createOidcClients(deps: {
       const record = await store.find('Client', clientId, now());
       if (record === null) return false;
       await store.destroy('Client', clientId);
-      await audit.record('oidc.client_deleted', { actorId: actor.id, context: actor.context, detail: { client_id: clientId } });
+      await audit.record('oidc.client_deleted', { actorId: actor.id, context: actor.context, detail: { client_id: clientId, ...actor.via } });
       return true;
     },
   };
