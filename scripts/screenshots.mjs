@@ -23,6 +23,8 @@ const CHOSEN = [
   'qr-login-tv-desktop.png',
   'qr-login-approve-phone.png',
   'manage-user-desktop.png',
+  'oidc-consent-desktop.png',
+  'oidc-consent-phone.png',
 ];
 
 const missing = CHOSEN.filter((name) => !existsSync(path.join(FROM, name)));

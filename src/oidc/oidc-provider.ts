@@ -155,8 +155,18 @@ export function createOidcProvider(options: OidcProviderOptions): { provider: Pr
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // A client revokes only its own tokens.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: ClientInstance, token: { clientId?: string }) => token.clientId === client.clientId,
+      },
+      // A confidential client (a school service acting as a resource server) may introspect any
+      // token; a public one only its own.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: ClientInstance, token: { clientId?: string }) =>
+          client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
