@@ -126,6 +126,18 @@ describe('/admin/oidc/clients', () => {
   });
 });
 
+describe('OpenID Connect under HS256 tokens only (the old service\'s JWT_SECRET)', () => {
+  it('stays off instead of stopping the service: it has no public key to sign with', async () => {
+    const t = await buildTestApp({ PUBLIC_URL: 'http://127.0.0.1:9', JWT_SECRET: 'Vq3rT8pL2mZ9xK4sW7yB1nH6cF0dJ5gA8eR3tU2iO9pQ', JWT_ALG: 'HS256', QR_SIGNED: 'false' });
+    try {
+      assert.equal((await t.app.inject({ url: '/health/live' })).statusCode, 200);
+      assert.equal((await t.app.inject({ url: '/oidc/.well-known/openid-configuration' })).statusCode, 404);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('OpenID Connect without an issuer', () => {
   it('is off: no discovery, no client API', async () => {
     const t = await buildTestApp();
