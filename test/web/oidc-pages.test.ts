@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { signUp } from '../helpers/app.js';
+import { Secret, TOTP } from 'otpauth';
+import { bearer, login, signUp } from '../helpers/app.js';
 import { createClient, MiniBrowser, type OidcTestApp, startOidcApp } from '../oidc/helpers.js';
 
 const CALLBACK = 'http://127.0.0.1:9/callback';
@@ -54,6 +55,35 @@ describe('OpenID Connect pages', () => {
     assert.match(done.url, /^http:\/\/127\.0\.0\.1:9\/callback\?error=access_denied/);
     const events = await t.store.audit.list({ limit: 5, type: 'oidc.consent_denied' });
     assert.equal(events[0]?.userId, person.id);
+  });
+
+  it('asks a person with two-factor authentication for the code before the app gets its code', async () => {
+    const person = await signUp(t.app);
+    const email = String(person.body.email);
+    const password = String(person.body.password);
+    const token = await login(t.app, email, password);
+    const setup = await t.app.inject({ method: 'POST', url: '/auth/2fa/totp/setup', payload: { password }, headers: bearer(token) });
+    const secret = Secret.fromBase32(setup.json().secret as string);
+    const confirmed = await t.app.inject({ method: 'POST', url: '/auth/2fa/totp/confirm', payload: { code: TOTP.generate({ secret }) }, headers: bearer(token) });
+    assert.equal(confirmed.statusCode, 200, confirmed.body);
+    const recovery = confirmed.json().recovery_codes as string[];
+
+    const client = await createClient(t, { name: 'Canteen', redirect_uris: [CALLBACK], trusted: true });
+    const config = await oidc.discovery(new URL(t.issuer), client.client_id, undefined, oidc.ClientSecretBasic(String(client.client_secret)), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const browser = new MiniBrowser(t.origin);
+    const signInPage = await browser.follow(url.href);
+    const next = new URL(signInPage.url).searchParams.get('next') ?? '/';
+    const afterPassword = await browser.submit('/sign-in', signInPage.body, { login: email, password, next });
+    const codeStep = await browser.follow(String(afterPassword.headers.get('location')));
+    assert.equal(new URL(codeStep.url).pathname, '/sign-in/code', 'the password alone is not enough');
+    const afterCode = await browser.submit('/sign-in/code', codeStep.body, { code: recovery[0] as string, next });
+    const done = await browser.follow(String(afterCode.headers.get('location')));
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: verifier });
+    assert.equal(tokens.claims()?.sub, person.id);
   });
 
   it('shows /manage/apps to admins only', async () => {
