@@ -12,9 +12,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionDetails, Provider } from 'oidc-provider';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { requestContext } from '../../http/request-context.js';
-import type { OidcClients } from '../../oidc/oidc-clients.js';
+import type { ClientView, OidcClients } from '../../oidc/oidc-clients.js';
 import { consentKey } from '../../oidc/oidc-consents.js';
-import type { OidcStore } from '../../store/store.js';
+import type { OidcStore, User } from '../../store/store.js';
 import { csrfInput, textField } from '../forms.js';
 import { html } from '../html.js';
 import { errorMain, webContext, type WebKit } from '../web-kit.js';
@@ -68,6 +68,30 @@ export function oidcInteractionPages(deps: OidcInteractionDeps) {
     });
   }
 
+  /** Grants what the app asked for, remembers it for this person and client, and moves on. */
+  async function allow(request: FastifyRequest, reply: FastifyReply, found: InteractionDetails, client: ClientView, user: User) {
+    const context = requestContext(request);
+    const grant = found.grantId === undefined ? new provider.Grant({ accountId: user.id, clientId: client.clientId }) : await provider.Grant.find(found.grantId);
+    if (grant === undefined) return expired(request, reply);
+    const missing = found.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    if (missing.missingOIDCScope !== undefined) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims !== undefined) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
+    const grantId = await grant.save();
+    // Remembered for this person and client, whichever browser asks next (oidc-consents.ts).
+    await deps.store.upsert({
+      model: 'Consent',
+      id: consentKey(user.id, client.clientId),
+      payload: JSON.stringify({ grantId }),
+      grantId: null,
+      userCode: null,
+      uid: null,
+      expiresAt: new Date(Date.now() + CONSENT_TTL_MS),
+    });
+    await deps.audit.record('oidc.consent_granted', { userId: user.id, context, detail: { client_id: client.clientId, scopes: missing.missingOIDCScope ?? [] } });
+    return finish(request, reply, { consent: { grantId } }, client.name);
+  }
+
   return async (app: FastifyInstance) => {
     kit.get(app, '/interaction/:uid', async (request, reply) => {
       const found = await details(request, reply);
@@ -83,6 +107,8 @@ export function oidcInteractionPages(deps: OidcInteractionDeps) {
         // Signed out (or in as someone else) meanwhile: sign in again.
         return kit.redirect(reply, `/sign-in?next=${encodeURIComponent(`/interaction/${found.uid}`)}`);
       }
+      // A trusted (first-party) app never shows the consent page, even when asked to (prompt=consent).
+      if (client.trusted) return allow(request, reply, found, client, user);
       const requested = String(found.params.scope ?? 'openid').split(' ').filter((s) => SCOPE_WORDS[s] !== undefined);
       const main = html`<h1>Allow ${client.name} to sign you in?</h1>
 <p>${client.name} asks for:</p>
@@ -109,25 +135,7 @@ export function oidcInteractionPages(deps: OidcInteractionDeps) {
         await deps.audit.record('oidc.consent_denied', { userId: user.id, context, detail: { client_id: client.clientId } });
         return finish(request, reply, { error: 'access_denied', error_description: 'The person did not allow it' }, client.name);
       }
-      const grant = found.grantId === undefined ? new provider.Grant({ accountId: user.id, clientId: client.clientId }) : await provider.Grant.find(found.grantId);
-      if (grant === undefined) return expired(request, reply);
-      const missing = found.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-      if (missing.missingOIDCScope !== undefined) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-      if (missing.missingOIDCClaims !== undefined) grant.addOIDCClaims(missing.missingOIDCClaims);
-      for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-      const grantId = await grant.save();
-      // Remembered for this person and client, whichever browser asks next (oidc-consents.ts).
-      await deps.store.upsert({
-        model: 'Consent',
-        id: consentKey(user.id, client.clientId),
-        payload: JSON.stringify({ grantId }),
-        grantId: null,
-        userCode: null,
-        uid: null,
-        expiresAt: new Date(Date.now() + CONSENT_TTL_MS),
-      });
-      await deps.audit.record('oidc.consent_granted', { userId: user.id, context, detail: { client_id: client.clientId, scopes: missing.missingOIDCScope ?? [] } });
-      return finish(request, reply, { consent: { grantId } }, client.name);
+      return allow(request, reply, found, client, user);
     });
   };
 }
