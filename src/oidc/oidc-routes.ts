@@ -16,14 +16,21 @@ import { Type } from 'typebox';
 import type { Authenticator } from '../auth/authenticate.js';
 import { currentUser } from '../auth/authenticate.js';
 import { AppError } from '../errors.js';
-import { noContent, response } from '../http/doc-schemas.js';
+import { noContent, response, withExamples } from '../http/doc-schemas.js';
 import { errorResponses } from '../http/error-schemas.js';
 import { requestContext } from '../http/request-context.js';
-import { type ClientView, OIDC_SCOPES, type OidcClients } from './oidc-clients.js';
+import type { ClientView, OidcClients } from './oidc-clients.js';
 
 export const OIDC_PREFIX = '/oidc';
 
-const ScopeSchema = Type.Union(OIDC_SCOPES.map((s) => Type.Literal(s)));
+// Spelled out (not mapped from OIDC_SCOPES) so that the static type keeps the literals.
+const ScopeSchema = Type.Union([
+  Type.Literal('openid'),
+  Type.Literal('profile'),
+  Type.Literal('email'),
+  Type.Literal('roles'),
+  Type.Literal('offline_access'),
+]);
 const UriSchema = Type.String({ format: 'uri', maxLength: 2000 });
 
 export const NewClientSchema = Type.Object(
@@ -65,6 +72,18 @@ const CreatedClientSchema = Type.Object(
   },
   { title: 'OidcClientCreated' },
 );
+
+const CLIENT_EXAMPLE = {
+  client_id: 'app_Qm9vZGxlLXNjaG9vbC0x',
+  name: 'Moodle',
+  redirect_uris: ['https://moodle.school.example/auth/oidc/'],
+  post_logout_redirect_uris: [],
+  type: 'confidential',
+  scopes: ['openid', 'profile', 'email', 'roles'],
+  trusted: false,
+  id_token_alg: 'RS256',
+  grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+};
 
 export const toClientResponse = (c: ClientView) => ({
   client_id: c.clientId,
@@ -115,7 +134,7 @@ export function oidcClientRoutes(deps: { clients: OidcClients; auth: Authenticat
           ...common,
           summary: 'The OpenID Connect clients (admin)',
           description: 'The apps allowed to sign people in with this service (docs/oidc.md). Secrets are never shown again.',
-          response: { 200: response('The clients', Type.Array(ClientSchema)), ...errorResponses({ 403: ['ADMIN_REQUIRED'] }) },
+          response: { 200: response('The clients', Type.Array(ClientSchema), [CLIENT_EXAMPLE]), ...errorResponses({ 403: ['ADMIN_REQUIRED'] }) },
         },
       },
       async () => (await clients.list()).map(toClientResponse),
@@ -131,8 +150,19 @@ export function oidcClientRoutes(deps: { clients: OidcClients; auth: Authenticat
           description:
             'A confidential client gets a secret, in this answer only (only its hash is kept). A public client has none and must use PKCE (S256). ' +
             'Without redirect URIs, a confidential client is a service client: client credentials only.',
-          body: NewClientSchema,
-          response: { 201: response('The client, with its secret this once', CreatedClientSchema), ...errorResponses({ 403: ['ADMIN_REQUIRED'] }) },
+          body: withExamples(NewClientSchema, {
+            name: 'Moodle',
+            redirect_uris: ['https://moodle.school.example/auth/oidc/'],
+            type: 'confidential',
+            scopes: ['openid', 'profile', 'email', 'roles'],
+            trusted: false,
+            id_token_alg: 'RS256',
+          }),
+          response: {
+            201: response('The client, with its secret this once', CreatedClientSchema, {
+              ...CLIENT_EXAMPLE,
+              client_secret: 'bXktc2VjcmV0LXNob3duLW9uY2UtYW5kLW5ldmVyLWFnYWlu',
+            }), ...errorResponses({ 403: ['ADMIN_REQUIRED'] }) },
         },
       },
       async (request, reply) => {
