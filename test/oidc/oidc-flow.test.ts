@@ -160,6 +160,22 @@ describe('OpenID Connect provider', () => {
     await assert.rejects(browser.authorize(oidc.buildAuthorizationUrl(config, params).href), /asked to sign in/);
   });
 
+  it('stops a removed client at once: its access token no longer reaches userinfo, its refresh token is refused', async () => {
+    const client = await createClient(t, { name: 'Old app', redirect_uris: [CALLBACK] });
+    const config = await rp(client);
+    const { callback, verifier, state } = await codeFlow(config, new MiniBrowser(t.origin));
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    const removed = await t.app.inject({ method: 'DELETE', url: `/admin/oidc/clients/${client.client_id}`, headers: { authorization: `Bearer ${t.adminToken}` } });
+    assert.equal(removed.statusCode, 204);
+    const info = await fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(info.status, 401);
+    // 401 with a WWW-Authenticate challenge: the client itself is unknown now (invalid_client).
+    await assert.rejects(oidc.refreshTokenGrant(config, String(tokens.refresh_token)), (error: unknown) => {
+      const e = error as { name?: string; error?: string; response?: Response };
+      return e.error === 'invalid_client' || (e.name === 'WWWAuthenticateChallengeError' && e.response?.status === 401);
+    });
+  });
+
   it('issues service tokens by client credentials to a confidential client', async () => {
     const config = await rp(await createClient(t, { name: 'Timetable sync', redirect_uris: [], scopes: ['openid'] }));
     const tokens = await oidc.clientCredentialsGrant(config);
