@@ -37,6 +37,8 @@ const EXTERNAL = [
   'prom-client',
   'piscina',
   'zxing-wasm',
+  // esbuild renames a class of oidc-provider and breaks it at run time ("ttl is not a function").
+  'oidc-provider',
   // Only the sources' web assets are built at start-up (src/web/assets.ts); the bundle reads them
   // ready-made from dist/web/assets.
   'esbuild',

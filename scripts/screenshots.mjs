@@ -24,6 +24,8 @@ const CHOSEN = [
   'qr-login-approve-phone.png',
   'manage-user-desktop.png',
   'passkeys-list-phone.png',
+  'oidc-consent-desktop.png',
+  'oidc-consent-phone.png',
 ];
 
 const missing = CHOSEN.filter((name) => !existsSync(path.join(FROM, name)));

@@ -205,6 +205,19 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     mailer.close();
   });
 
+  // The OpenID Connect provider (oidc/), when an issuer is configured (OIDC_ISSUER or PUBLIC_URL);
+  // loaded only then (oidc-provider is large, and warns on Node 20 when imported).
+  // It signs with the Ed25519 keys (or an RSA key): an HS256-only set-up has none to publish, so
+  // the provider stays off there, said once in the log, rather than stopping the service.
+  const oidcSignable = config.oidc !== null && (keys.verifying.size > 0 || config.oidc.rsaKeys !== null);
+  if (config.oidc !== null && !oidcSignable) {
+    app.log.warn('OpenID Connect is off: it needs Ed25519 keys (JWT_SIGNING_KEYS) or an RSA key (OIDC_RSA_KEYS_FILE), and tokens are HS256 only');
+  }
+  const oidc =
+    config.oidc === null || !oidcSignable
+      ? null
+      : (await import('./oidc/oidc.js')).createOidc({ config, oidc: config.oidc, store, keys, sessions, audit });
+
   const schemas = createLazySchemas(createValidatorCompiler());
   app.setValidatorCompiler(schemas.validatorCompiler);
   app.setSerializerCompiler(schemas.serializerCompiler);
@@ -231,6 +244,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badges,
     scanner,
     passkeys,
+    oidc: oidc === null ? null : { provider: oidc.provider, clients: oidc.clients, store: store.oidc, audit },
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>
@@ -283,6 +297,10 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
   await app.register(passkeyRoutes({ passkeys, sessions, users, auth }));
   await app.register(auditRoutes({ audit, auth }));
+  if (oidc !== null) {
+    await app.register(oidc.providerRoutes);
+    await app.register(oidc.clientRoutes(auth));
+  }
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).
   await app.register(web.plugin);
 

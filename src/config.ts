@@ -95,6 +95,8 @@ export interface Config {
     passkeyLoginPerIp: RateLimit;
     /** Passkey registration and management (list, rename, delete), per user. */
     passkeyManagePerUser: RateLimit;
+    /** The OpenID Connect token endpoint (POST /oidc/token), per IP. */
+    oidcTokenPerIp: RateLimit;
   };
   /** Redis (REDIS_URL) shares the rate-limit counters between instances; null: in memory, per instance. */
   redisUrl: string | null;
@@ -117,6 +119,17 @@ export interface Config {
     /** Minutes between purge rounds; 0 turns the purge off (another instance, or a cron, runs it). */
     purgeIntervalMinutes: number;
   };
+  /**
+   * The OpenID Connect provider (oidc/): on when an issuer is known (OIDC_ISSUER, else PUBLIC_URL
+   * + "/oidc"); null: off, its routes answer 404.
+   */
+  oidc: {
+    issuer: string;
+    /** JSON of private RSA JWKs (OIDC_RSA_KEYS_FILE), for clients that verify only RS256 (Moodle); null: none. */
+    rsaKeys: string | null;
+    /** The initial access token that Dynamic Client Registration (RFC 7591) requires; null: registration off. */
+    registrationToken: string | null;
+  } | null;
   /** Prometheus metrics: off unless a token or a port is set (never public by default). */
   metrics: { token: string | null; port: number | null; host: string };
   /** Outgoing mail (password reset, email verification). */
@@ -288,6 +301,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       qrLoginApprovePerUser: { max: int('RATE_LIMIT_QR_APPROVE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
       passkeyLoginPerIp: { max: int('RATE_LIMIT_PASSKEY_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
       passkeyManagePerUser: { max: int('RATE_LIMIT_PASSKEY_MANAGE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
+      oidcTokenPerIp: { max: int('RATE_LIMIT_OIDC_TOKEN_PER_IP', 600, 1, 10_000_000), timeWindowMs: MINUTE },
     },
     redisUrl: parseRedisUrl(get('REDIS_URL'), problems),
     corsOrigins: parseCorsOrigins(get('CORS_ORIGINS'), problems),
@@ -299,6 +313,7 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     totp: { issuer: parseTotpIssuer(get('TOTP_ISSUER'), problems) },
     mail: parseMail(get, problems),
     webauthn: { rpId: null, rpName: 'Auth QR Service', origins: null },
+    oidc: parseOidc(get, problems),
   };
   config.webauthn = parseWebauthn(get, nodeEnv, config.mail.publicUrl, problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -546,6 +561,34 @@ function parseWebauthn(
     }
   }
   return { rpId: hosts.length === 0 ? null : rpId, rpName, origins };
+}
+
+function parseOidc(
+  get: (name: string) => string | undefined,
+  problems: string[],
+): Config['oidc'] {
+  const publicUrl = get('PUBLIC_URL')?.replace(/\/+$/, '');
+  const issuer = get('OIDC_ISSUER')?.replace(/\/+$/, '') ?? (publicUrl === undefined ? undefined : `${publicUrl}/oidc`);
+  const rsaFile = get('OIDC_RSA_KEYS_FILE');
+  const registrationToken = get('OIDC_REGISTRATION_TOKEN') ?? null;
+  if (issuer === undefined) return null;
+  if (!URL.canParse(issuer) || !['http:', 'https:'].includes(new URL(issuer).protocol)) {
+    problems.push(`OIDC_ISSUER must be an http(s) URL, e.g. https://app.example.com/oidc (got "${issuer}")`);
+    return null;
+  }
+  if (new URL(issuer).pathname !== '/oidc') problems.push(`OIDC_ISSUER must end in /oidc, where the provider is mounted (got "${issuer}")`);
+  let rsaKeys: string | null = null;
+  if (rsaFile !== undefined) {
+    try {
+      rsaKeys = readFileSync(rsaFile, 'utf8');
+    } catch {
+      problems.push(`OIDC_RSA_KEYS_FILE: cannot read ${rsaFile}`);
+    }
+  }
+  if (registrationToken !== null && registrationToken.length < 32) {
+    problems.push('OIDC_REGISTRATION_TOKEN must be at least 32 characters (openssl rand -base64 32)');
+  }
+  return { issuer, rsaKeys, registrationToken };
 }
 
 function parseTotpIssuer(raw: string | undefined, problems: string[]): string {

@@ -41,7 +41,12 @@ export type AuditType =
   | 'passkey.removed'
   | 'passkey.used'
   | 'passkey.rejected'
-  | 'passkey.counter_regression';
+  | 'passkey.counter_regression'
+  | 'oidc.client_created'
+  | 'oidc.client_deleted'
+  | 'oidc.consent_granted'
+  | 'oidc.consent_denied'
+  | 'oidc.token_failed';
 
 /** Who and where a request came from. */
 export interface RequestContext {

@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   // Sign in by QR.
   QR_LOGIN_SECRET_REQUIRED: 'The `x-qr-login-secret` header is missing (or longer than 256 characters)',
   QR_LOGIN_SECRET_MISMATCH: 'Wrong secret for this sign-in request (nothing is spoiled)',
+  OIDC_CLIENT_NOT_FOUND: 'No OpenID Connect client has this id',
   QR_LOGIN_NOT_FOUND: 'No such sign-in request: unknown, expired or used',
   QR_LOGIN_ALREADY_DECIDED: 'The sign-in request was approved or denied already',
   // Passkeys.

@@ -122,6 +122,7 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     },
     { name: 'register-ip', routes: ['POST /auth/register', 'POST /sign-up'], limit: limits.registerPerIp, hook: 'onRequest', key: ip, headers: true },
     { name: 'refresh-ip', routes: ['POST /auth/refresh'], limit: limits.refreshPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'oidc-token-ip', routes: ['POST /oidc/token'], limit: limits.oidcTokenPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       name: 'reset-ip',
       routes: RESET_REQUEST,

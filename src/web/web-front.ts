@@ -27,6 +27,8 @@ import { checkPages } from './pages/check-pages.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
 import { passkeyPages } from './pages/passkey-pages.js';
+import { oidcInteractionPages, type OidcInteractionDeps } from './pages/oidc-interaction-pages.js';
+import { appsPages } from './pages/manage/apps-pages.js';
 import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
@@ -53,6 +55,8 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 
   qr: QrService;
   badges: BadgeVerifier;
   scanner: QrScanner;
+  /** The OpenID Connect provider's pages (sign-in and consent for apps, /manage/apps); null when it is off. */
+  oidc: Omit<OidcInteractionDeps, 'kit'> | null;
 }
 
 /**
@@ -128,6 +132,10 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(qrApprovePages({ ...deps, kit }));
     await app.register(badgePages({ kit, qr: deps.qr, verifier: deps.badges }));
     await app.register(checkPages({ kit, verifier: deps.badges, scanner: deps.scanner }));
+    if (deps.oidc !== null) {
+      await app.register(oidcInteractionPages({ ...deps.oidc, kit }));
+      await app.register(appsPages({ kit, clients: deps.oidc.clients }));
+    }
   };
 
   return {

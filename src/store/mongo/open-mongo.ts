@@ -17,6 +17,7 @@ import {
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
 import { createMongoPasskeyStore, deletePasskeysOfUser, migratePasskeys, passkeyCollection } from './passkey-store.js';
+import { createMongoOidcStore, migrateOidc, type OidcDocument } from './oidc-store.js';
 import { createMongoPurgeStore } from './purge-store.js';
 import { createMongoThrottleStore, migrateThrottles, type ThrottleDocument } from './throttle-store.js';
 import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, usernameKey, userToDoc } from './user-document.js';
@@ -51,6 +52,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const auth = authCollections(db);
   const throttles = db.collection<ThrottleDocument>('login_throttles');
   const passkeys = passkeyCollection(db);
+  const oidcModels = db.collection<OidcDocument>('oidc_models');
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -92,6 +94,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         await migrateAuth(auth);
         await migrateThrottles(throttles);
         await migratePasskeys(passkeys);
+        await migrateOidc(oidcModels);
       });
     },
 
@@ -267,6 +270,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     throttles: createMongoThrottleStore(throttles, run),
     purge: createMongoPurgeStore(auth, throttles, run),
     passkeys: createMongoPasskeyStore(passkeys, run),
+    oidc: createMongoOidcStore(oidcModels, run),
 
     async ping() {
       try {

@@ -102,6 +102,18 @@ export interface PasskeysTable {
   last_used_at: Timestamp | null;
 }
 
+/** The OpenID Connect provider's records (migration 0008_oidc, sql-oidc-store.ts). */
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
@@ -110,4 +122,5 @@ export interface Tables {
   audit_events: AuditEventsTable;
   login_throttles: LoginThrottlesTable;
   passkeys: PasskeysTable;
+  oidc_models: OidcModelsTable;
 }
