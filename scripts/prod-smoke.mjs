@@ -179,6 +179,12 @@ try {
   });
   const scanned = scan.status === 200 ? await scan.json() : null;
   if (scanned?.data !== badge.data) fail(`POST /qr/scan answered ${scan.status}: ${JSON.stringify(scanned)}`);
+  // The same image as a multipart upload (the bundle builds @fastify/multipart without FormData).
+  const form = new FormData();
+  form.append('file', new Blob([Buffer.from(await (await fetch(image.url, { headers: auth })).arrayBuffer())], { type: 'image/png' }), 'badge.png');
+  const multipartScan = await fetch(`${base}/qr/scan`, { method: 'POST', headers: auth, body: form });
+  const multipartScanned = multipartScan.status === 200 ? await multipartScan.json() : null;
+  if (multipartScanned?.data !== badge.data) fail(`POST /qr/scan (multipart) answered ${multipartScan.status}: ${JSON.stringify(multipartScanned)}`);
   // A large image is drawn on a CPU worker too (its qrcode encoder bundled into cpu-worker.mjs).
   const large = await fetch(`${base}/qr/encode`, {
     method: 'POST',
@@ -244,7 +250,7 @@ try {
   console.log(`cold start (spawn -> /health/ready 200): ${Math.round(coldStartMs)} ms`);
   console.log(`RSS idle: ${r(idle.rssMiB)} MiB`);
   console.log(`RSS after load (2000 reads, 20 registrations, 61 logins): ${r(loaded.rssMiB)} MiB (peak ${r(loaded.peakMiB)} MiB)`);
-  console.log(`bundle: profile, QR image and its scan, a 1500 px QR image (CPU workers, ${niced} at nice 19), Swagger UI page and script, web pages with their stylesheet and islands: OK`);
+  console.log(`bundle: profile, QR image and its scan (raw and multipart), a 1500 px QR image (CPU workers, ${niced} at nice 19), Swagger UI page and script, web pages with their stylesheet and islands: OK`);
   console.log(`hostile 4000×4000 checkerboard: ${hostileRes.status} ${hostileBody.code}, /health/live answered first`);
   console.log(`logs: ${lines.length} JSON lines; SIGTERM: exit 0`);
 } catch (error) {

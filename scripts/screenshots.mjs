@@ -27,6 +27,9 @@ const CHOSEN = [
   'attendance-live-desktop.png',
   'attendance-checked-in-phone.png',
   'attendance-sign-in-to-check-in-phone.png',
+  'passkeys-list-phone.png',
+  'oidc-consent-desktop.png',
+  'oidc-consent-phone.png',
 ];
 
 const missing = CHOSEN.filter((name) => !existsSync(path.join(FROM, name)));

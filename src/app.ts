@@ -16,6 +16,9 @@ import { createPasswordHasher } from './auth/passwords/passwords.js';
 import { deriveSecret, type KeySet } from './auth/tokens/keys.js';
 import { createLoginFlow } from './auth/login/login-flow.js';
 import { createLoginThrottle } from './auth/login/login-throttle.js';
+import { createPasskeyService } from './auth/passkeys/passkey-service.js';
+import { passkeyRoutes } from './auth/passkeys/passkey-routes.js';
+import { createRelyingParty } from './auth/passkeys/relying-party.js';
 import { createQrLoginService } from './auth/qr-login/qr-login.js';
 import { qrLoginRoutes } from './auth/qr-login/qr-login-routes.js';
 import { passwordRoutes } from './auth/recovery/password-routes.js';
@@ -181,6 +184,16 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   });
   // Courses, sessions, check-ins and their live lists (Redis pub/sub between instances when REDIS_URL is set).
   const attendance = await createAttendance({ store, audit, users, badges, clock: options.clock, redisUrl: config.redisUrl, log: app.log });
+  const passkeys = createPasskeyService({
+    store,
+    audit,
+    login,
+    throttle,
+    rp: createRelyingParty(config.webauthn, publicUrl.base),
+    verifyPassword: users.verifyPassword,
+    findByLogin: users.findByLogin,
+    now: options.clock,
+  });
   const health = createHealthService(store, config.dbTimeoutMs);
   const passwordService = createPasswordService({ ...mailDeps, users, passwords, sessions, throttle, rules: passwordRules });
   // Mails promised before shutdown are still sent, then the SMTP connection closes.
@@ -195,6 +208,19 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     await background.drain();
     mailer.close();
   });
+
+  // The OpenID Connect provider (oidc/), when an issuer is configured (OIDC_ISSUER or PUBLIC_URL);
+  // loaded only then (oidc-provider is large, and warns on Node 20 when imported).
+  // It signs with the Ed25519 keys (or an RSA key): an HS256-only set-up has none to publish, so
+  // the provider stays off there, said once in the log, rather than stopping the service.
+  const oidcSignable = config.oidc !== null && (keys.verifying.size > 0 || config.oidc.rsaKeys !== null);
+  if (config.oidc !== null && !oidcSignable) {
+    app.log.warn('OpenID Connect is off: it needs Ed25519 keys (JWT_SIGNING_KEYS) or an RSA key (OIDC_RSA_KEYS_FILE), and tokens are HS256 only');
+  }
+  const oidc =
+    config.oidc === null || !oidcSignable
+      ? null
+      : (await import('./oidc/oidc.js')).createOidc({ config, oidc: config.oidc, store, keys, sessions, audit });
 
   const schemas = createLazySchemas(createValidatorCompiler());
   app.setValidatorCompiler(schemas.validatorCompiler);
@@ -222,6 +248,8 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     badges,
     scanner,
     attendance,
+    passkeys,
+    oidc: oidc === null ? null : { provider: oidc.provider, clients: oidc.clients, store: store.oidc, audit },
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>
@@ -272,8 +300,13 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
   await app.register(qrRoutes({ qr, auth }));
   await app.register(badgeRoutes({ verifier: badges, auth, scanner }));
   await app.register(qrLoginRoutes({ qrLogin, sessions, auth }));
+  await app.register(passkeyRoutes({ passkeys, sessions, users, auth }));
   await app.register(auditRoutes({ audit, auth }));
   await app.register(attendance.routes({ auth, publicUrl: config.mail.publicUrl }));
+  if (oidc !== null) {
+    await app.register(oidc.providerRoutes);
+    await app.register(oidc.clientRoutes(auth));
+  }
   // The web front (and GET /, which answers browsers with the start page and clients with JSON).
   await app.register(web.plugin);
 

@@ -91,6 +91,12 @@ export interface Config {
     /** Sign-in by QR: starting and polling, per IP; reading and approving, per user. */
     qrLoginPerIp: RateLimit;
     qrLoginApprovePerUser: RateLimit;
+    /** Passkey sign-in (begin and finish, API and page), per IP. */
+    passkeyLoginPerIp: RateLimit;
+    /** Passkey registration and management (list, rename, delete), per user. */
+    passkeyManagePerUser: RateLimit;
+    /** The OpenID Connect token endpoint (POST /oidc/token), per IP. */
+    oidcTokenPerIp: RateLimit;
   };
   /** Redis (REDIS_URL) shares the rate-limit counters between instances; null: in memory, per instance. */
   redisUrl: string | null;
@@ -98,6 +104,14 @@ export interface Config {
   corsOrigins: string[];
   /** TOTP second factor: the issuer name authenticator apps show beside the account. */
   totp: { issuer: string };
+  /**
+   * Passkeys' relying party (auth/passkeys), from configuration only, never from a request's
+   * headers. `origins`: the exact origins a passkey ceremony may come from (WEBAUTHN_ORIGINS, else
+   * PUBLIC_URL's); null means the development default, http://localhost:<the port listened on>;
+   * empty: passkeys are off (production without PUBLIC_URL or WEBAUTHN_ORIGINS). `rpId` is a
+   * suffix of every origin's host (checked here); null when passkeys are off.
+   */
+  webauthn: { rpId: string | null; rpName: string; origins: string[] | null };
   /** The periodic purge of what is kept only for a while (maintenance/purger.ts). */
   maintenance: {
     /** Audit events older than this many days are purged; 0 keeps them for ever. */
@@ -105,6 +119,17 @@ export interface Config {
     /** Minutes between purge rounds; 0 turns the purge off (another instance, or a cron, runs it). */
     purgeIntervalMinutes: number;
   };
+  /**
+   * The OpenID Connect provider (oidc/): on when an issuer is known (OIDC_ISSUER, else PUBLIC_URL
+   * + "/oidc"); null: off, its routes answer 404.
+   */
+  oidc: {
+    issuer: string;
+    /** JSON of private RSA JWKs (OIDC_RSA_KEYS_FILE), for clients that verify only RS256 (Moodle); null: none. */
+    rsaKeys: string | null;
+    /** The initial access token that Dynamic Client Registration (RFC 7591) requires; null: registration off. */
+    registrationToken: string | null;
+  } | null;
   /** Prometheus metrics: off unless a token or a port is set (never public by default). */
   metrics: { token: string | null; port: number | null; host: string };
   /** Outgoing mail (password reset, email verification). */
@@ -274,6 +299,9 @@ export function loadConfig(env: Env = readEnvironment()): Config {
       qrScanPerUser: { max: int('RATE_LIMIT_QR_SCAN_PER_USER', 60, 1, 10_000_000), timeWindowMs: MINUTE },
       qrLoginPerIp: { max: int('RATE_LIMIT_QR_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
       qrLoginApprovePerUser: { max: int('RATE_LIMIT_QR_APPROVE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
+      passkeyLoginPerIp: { max: int('RATE_LIMIT_PASSKEY_LOGIN_PER_IP', 300, 1, 10_000_000), timeWindowMs: MINUTE },
+      passkeyManagePerUser: { max: int('RATE_LIMIT_PASSKEY_MANAGE_PER_USER', 30, 1, 10_000_000), timeWindowMs: MINUTE },
+      oidcTokenPerIp: { max: int('RATE_LIMIT_OIDC_TOKEN_PER_IP', 600, 1, 10_000_000), timeWindowMs: MINUTE },
     },
     redisUrl: parseRedisUrl(get('REDIS_URL'), problems),
     corsOrigins: parseCorsOrigins(get('CORS_ORIGINS'), problems),
@@ -284,7 +312,10 @@ export function loadConfig(env: Env = readEnvironment()): Config {
     },
     totp: { issuer: parseTotpIssuer(get('TOTP_ISSUER'), problems) },
     mail: parseMail(get, problems),
+    webauthn: { rpId: null, rpName: 'Auth QR Service', origins: null },
+    oidc: parseOidc(get, problems),
   };
+  config.webauthn = parseWebauthn(get, nodeEnv, config.mail.publicUrl, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }
@@ -482,6 +513,82 @@ function parseMail(get: (name: string) => string | undefined, problems: string[]
     publicUrl = publicUrl.replace(/\/+$/, '');
   }
   return { smtpUrl, from: get('MAIL_FROM') ?? 'Auth QR Service <no-reply@localhost>', publicUrl };
+}
+
+/**
+ * WEBAUTHN_RP_ID, WEBAUTHN_ORIGINS and WEBAUTHN_RP_NAME. The origins default to PUBLIC_URL's, and
+ * outside production to http://localhost:<port>; the RP ID to the first origin's host. An RP ID
+ * that is not the host, or a parent domain of the host, of every origin is refused: browsers would
+ * refuse every ceremony (and a wrong one is not noticed until someone tries a passkey).
+ */
+function parseWebauthn(
+  get: (name: string) => string | undefined,
+  nodeEnv: Config['nodeEnv'],
+  publicUrl: string | null,
+  problems: string[],
+): Config['webauthn'] {
+  const rpName = get('WEBAUTHN_RP_NAME') ?? 'Auth QR Service';
+  const raw = get('WEBAUTHN_ORIGINS');
+  let origins: string[] | null;
+  if (raw !== undefined) {
+    origins = [];
+    for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+      const url = URL.canParse(entry) ? new URL(entry) : null;
+      const local = url !== null && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+      // Browsers offer WebAuthn on https pages only, and on http://localhost for development.
+      if (url === null || !/^https?:\/\/[^/?#]+\/?$/i.test(entry) || (url.protocol === 'http:' && !local)) {
+        problems.push(`WEBAUTHN_ORIGINS: "${entry}" is not an https origin like https://app.example.com (http only for localhost)`);
+      } else {
+        origins.push(url.origin);
+      }
+    }
+  } else if (publicUrl !== null && URL.canParse(publicUrl)) {
+    origins = [new URL(publicUrl).origin];
+  } else {
+    origins = nodeEnv === 'production' ? [] : null;
+  }
+  const hosts = origins === null ? ['localhost'] : origins.map((o) => new URL(o).hostname);
+  const rpId = get('WEBAUTHN_RP_ID')?.toLowerCase() ?? hosts[0] ?? null;
+  if (rpId !== null && hosts.length === 0) {
+    problems.push('WEBAUTHN_RP_ID needs WEBAUTHN_ORIGINS (or PUBLIC_URL): the origins passkeys are used from');
+  }
+  if (rpId !== null) {
+    const strangers = hosts.filter((host) => host !== rpId && !host.endsWith(`.${rpId}`));
+    if (strangers.length > 0) {
+      problems.push(
+        `WEBAUTHN_RP_ID "${rpId}" must be the host, or a parent domain of the host, of every origin (not of ${strangers.join(', ')})`,
+      );
+    }
+  }
+  return { rpId: hosts.length === 0 ? null : rpId, rpName, origins };
+}
+
+function parseOidc(
+  get: (name: string) => string | undefined,
+  problems: string[],
+): Config['oidc'] {
+  const publicUrl = get('PUBLIC_URL')?.replace(/\/+$/, '');
+  const issuer = get('OIDC_ISSUER')?.replace(/\/+$/, '') ?? (publicUrl === undefined ? undefined : `${publicUrl}/oidc`);
+  const rsaFile = get('OIDC_RSA_KEYS_FILE');
+  const registrationToken = get('OIDC_REGISTRATION_TOKEN') ?? null;
+  if (issuer === undefined) return null;
+  if (!URL.canParse(issuer) || !['http:', 'https:'].includes(new URL(issuer).protocol)) {
+    problems.push(`OIDC_ISSUER must be an http(s) URL, e.g. https://app.example.com/oidc (got "${issuer}")`);
+    return null;
+  }
+  if (new URL(issuer).pathname !== '/oidc') problems.push(`OIDC_ISSUER must end in /oidc, where the provider is mounted (got "${issuer}")`);
+  let rsaKeys: string | null = null;
+  if (rsaFile !== undefined) {
+    try {
+      rsaKeys = readFileSync(rsaFile, 'utf8');
+    } catch {
+      problems.push(`OIDC_RSA_KEYS_FILE: cannot read ${rsaFile}`);
+    }
+  }
+  if (registrationToken !== null && registrationToken.length < 32) {
+    problems.push('OIDC_REGISTRATION_TOKEN must be at least 32 characters (openssl rand -base64 32)');
+  }
+  return { issuer, rsaKeys, registrationToken };
 }
 
 function parseTotpIssuer(raw: string | undefined, problems: string[]): string {

@@ -37,7 +37,18 @@ export type AuditType =
   | 'qr_login.denied'
   | 'qr_login.completed'
   | 'attendance.teachers_changed'
-  | 'attendance.marked';
+  | 'attendance.marked'
+  | 'passkey.registered'
+  | 'passkey.renamed'
+  | 'passkey.removed'
+  | 'passkey.used'
+  | 'passkey.rejected'
+  | 'passkey.counter_regression'
+  | 'oidc.client_created'
+  | 'oidc.client_deleted'
+  | 'oidc.consent_granted'
+  | 'oidc.consent_denied'
+  | 'oidc.token_failed';
 
 /** Who and where a request came from. */
 export interface RequestContext {

@@ -4,6 +4,7 @@
  * is asked for on a terminal (not echoed, asked twice) or read as one line from standard input,
  * so it stays out of shell history and `ps`; or from `--password` when you accept that.
  * `npm run admin -- promote --email E` makes an existing user an admin.
+ * `npm run admin -- clients add|list|remove` manages the OpenID Connect clients (cli/clients.ts).
  *
  * Both go through the user rules (user-service.ts) and leave an audit event whose detail names
  * the command line as the actor: GET /admin/audit shows who changed what, by API or by hand.
@@ -26,6 +27,11 @@ const USAGE = `Usage:
       asked for on a terminal (not shown), or read as one line from standard input.
   npm run admin -- promote --email <email>
       Makes an existing user an admin.
+  npm run admin -- clients add --name <name> [--redirect-uri <uri>]... [--public] [--trusted]
+                               [--scope <scope>]... [--rs256]
+      Registers an OpenID Connect client (an app); its secret is printed once.
+  npm run admin -- clients list
+  npm run admin -- clients remove <client_id>
   npm run admin -- --help
 `;
 
@@ -36,6 +42,12 @@ const OPTIONS = {
   role: { type: 'string', default: 'admin' },
   password: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  name: { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
+  scope: { type: 'string', multiple: true },
+  public: { type: 'boolean' },
+  trusted: { type: 'boolean' },
+  rs256: { type: 'boolean' },
 } as const;
 
 /** A usage error: what was wrong first, then how it is used (exit 2). */
@@ -90,7 +102,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0];
-  if (command === undefined) throw new UsageError('Missing command: create or promote');
+  if (command === 'clients') return (await import('./clients.js')).clientsCommand(positionals.slice(1), values, cliActor(`clients ${positionals[1] ?? ''}`.trim()));
+  if (command === undefined) throw new UsageError('Missing command: create, promote or clients');
   if (command !== 'create' && command !== 'promote') throw new UsageError(`Unknown command: ${command}`);
   if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
   if (values.email === undefined) throw new UsageError(`${command} needs --email`);

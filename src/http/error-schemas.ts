@@ -65,8 +65,18 @@ export const ERROR_CODES = {
   // Sign in by QR.
   QR_LOGIN_SECRET_REQUIRED: 'The `x-qr-login-secret` header is missing (or longer than 256 characters)',
   QR_LOGIN_SECRET_MISMATCH: 'Wrong secret for this sign-in request (nothing is spoiled)',
+  OIDC_CLIENT_NOT_FOUND: 'No OpenID Connect client has this id',
   QR_LOGIN_NOT_FOUND: 'No such sign-in request: unknown, expired or used',
   QR_LOGIN_ALREADY_DECIDED: 'The sign-in request was approved or denied already',
+  // Passkeys.
+  PASSKEY_CHALLENGE_INVALID: 'The passkey challenge is unknown, used, expired, or of the other ceremony (or user): begin again',
+  PASSKEY_INVALID: 'The passkey response could not be verified (signature, origin, RP ID, user verification, counter, backup flag, or an unknown or another user\'s credential)',
+  PASSKEY_EXISTS: 'This credential is registered already',
+  PASSKEY_LIMIT: 'The account has as many passkeys as it may: remove one first',
+  PASSKEY_NOT_FOUND: 'You have no passkey with this id',
+  LAST_SIGN_IN_METHOD: 'The passkey is the only way to sign in to the account (no password, no other passkey)',
+  REAUTH_REQUIRED: 'The sign-in is older than 5 minutes: send the password again',
+  PASSKEYS_NOT_CONFIGURED: 'Passkeys are off on this server (no WEBAUTHN_ORIGINS or PUBLIC_URL in production)',
   // Attendance (attendance/).
   TEACHER_REQUIRED: 'Only a teacher or an admin may do this (and only an admin may change the teachers of a course)',
   COURSE_NOT_FOUND: 'No course of yours has this id (a course you do not teach answers the same)',

@@ -2,10 +2,14 @@
  * The OpenAPI document (/openapi.json) and Swagger UI (/docs), with the bearer scheme. Routes
  * describe themselves; the errors every route of a kind can answer are added here, as each route
  * is registered, so no route repeats them and none forgets them.
+ *
+ * Swagger UI is loaded on its first visit, not at start-up: @fastify/swagger-ui and
+ * @fastify/static cost ~70 ms of every cold start (profiled, issue 17) for a page few requests
+ * reach. The first GET under /docs builds a small inner Fastify that serves the UI from the
+ * finished document, and /docs answers what that inner app answers.
  */
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { Config, RateLimit } from '../config.js';
 import { withCommonErrors } from './error-schemas.js';
 import { rateLimitRules } from './rate-limits.js';
@@ -73,10 +77,45 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       rateLimited: methods.some((method) => limited.has(`${method} ${route.url}`)) || hasOwnRateLimit(route),
     });
   });
+  registerDocs(app);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/** Headers of the inner app's answer that describe its own connection, not the page. */
+const HOP_HEADERS = new Set(['content-length', 'connection', 'keep-alive', 'date', 'transfer-encoding']);
+
+/** GET/HEAD /docs and everything under it, answered by Swagger UI, loaded on first use. */
+function registerDocs(app: FastifyInstance): void {
+  let ui: Promise<FastifyInstance> | undefined;
+  const serve = async (request: FastifyRequest, reply: FastifyReply) => {
+    ui ??= swaggerUiApp(app).catch((error: unknown) => {
+      ui = undefined; // a failed load is retried by the next visit
+      throw error;
+    });
+    const res = await (await ui).inject({
+      method: request.method as 'GET' | 'HEAD',
+      url: request.url,
+      headers: { 'accept-encoding': 'identity', ...(request.headers['if-none-match'] ? { 'if-none-match': request.headers['if-none-match'] } : {}) },
+    });
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (!HOP_HEADERS.has(name) && value !== undefined) reply.header(name, value);
+    }
+    return reply.code(res.statusCode).send(res.rawPayload);
+  };
+  for (const url of ['/docs', '/docs/*']) {
+    app.route({ method: ['GET', 'HEAD'], url, schema: { hide: true }, handler: serve });
+  }
+}
+
+async function swaggerUiApp(app: FastifyInstance): Promise<FastifyInstance> {
+  const { default: swaggerUi } = await import('@fastify/swagger-ui');
+  const inner = Fastify({ logger: false });
+  await inner.register(swagger, { mode: 'static', specification: { document: app.swagger() as never } });
   // Helmet's API policy allows nothing; the UI loads its own scripts, styles and fonts, and its
   // logo as a data: URL. No inline script or eval, no third-party origin (not even the validator).
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await inner.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
+  await inner.ready();
+  return inner;
 }
 
 type DocumentedSchema = {

@@ -76,6 +76,27 @@ const REAUTH = [
   'POST /auth/2fa/recovery-codes',
 ];
 
+/** Passkey sign-in, API and page: per IP before anything is read (challenges cost a store write). */
+const PASSKEY_LOGIN = [
+  'POST /auth/passkeys/login/begin',
+  'POST /auth/passkeys/login/finish',
+  'POST /sign-in/passkey/options',
+  'POST /sign-in/passkey',
+];
+
+/** Adding and managing passkeys, API and pages: per user. */
+const PASSKEY_MANAGE = [
+  'POST /auth/passkeys/register/begin',
+  'POST /auth/passkeys/register/finish',
+  'PATCH /auth/passkeys/:passkey_id',
+  'DELETE /auth/passkeys/:passkey_id',
+  'POST /account/passkeys/options',
+  'POST /account/passkeys',
+  'POST /account/passkeys/rename',
+  'POST /account/passkeys/remove',
+  'POST /manage/users/:id/passkeys/remove',
+];
+
 /** Subjects that resolve nobody: enough to list which routes are limited (the OpenAPI document). */
 const NO_SUBJECTS: RateLimitSubjects = { account: async (login) => login, mfaUser: async () => null };
 
@@ -101,6 +122,7 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
     },
     { name: 'register-ip', routes: ['POST /auth/register', 'POST /sign-up'], limit: limits.registerPerIp, hook: 'onRequest', key: ip, headers: true },
     { name: 'refresh-ip', routes: ['POST /auth/refresh'], limit: limits.refreshPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'oidc-token-ip', routes: ['POST /oidc/token'], limit: limits.oidcTokenPerIp, hook: 'onRequest', key: ip, headers: true },
     {
       name: 'reset-ip',
       routes: RESET_REQUEST,
@@ -183,6 +205,8 @@ export function rateLimitRules(limits: Config['rateLimits'], subjects: RateLimit
       key: user,
       headers: true,
     },
+    { name: 'passkey-login-ip', routes: PASSKEY_LOGIN, limit: limits.passkeyLoginPerIp, hook: 'onRequest', key: ip, headers: true },
+    { name: 'passkey-manage-user', routes: PASSKEY_MANAGE, limit: limits.passkeyManagePerUser, hook: 'preHandler', key: user, headers: true },
   ];
 }
 

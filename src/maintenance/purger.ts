@@ -5,7 +5,8 @@
  * - sessions ended (revoked or expired) more than a day ago, with their refresh tokens;
  * - refresh tokens used more than a week ago (reuse detection needs them only that long);
  * - attempt counters untouched for a day (their locks last 15 minutes at most);
- * - audit events older than AUDIT_RETENTION_DAYS (365 by default; 0 keeps them for ever).
+ * - audit events older than AUDIT_RETENTION_DAYS (365 by default; 0 keeps them for ever);
+ * - the OpenID Connect provider's expired records (codes, tokens, sessions, interactions: oidc/).
  *
  * Every instance runs it (a little jitter keeps them apart): the deletes are idempotent, so two
  * instances at once only share the work. Each round has a time budget; what is left waits for
@@ -20,8 +21,11 @@ export interface PurgePolicy {
   auditRetentionDays: number;
 }
 
+/** What a round purges: the Store's purge kinds and the OpenID Connect records (OidcStore.purgeExpired). */
+type RoundKind = PurgeKind | 'oidc_models';
+
 export interface PurgeRound {
-  deleted: Record<PurgeKind, number>;
+  deleted: Record<RoundKind, number>;
   /** Some kind still had rows past keeping when the round's budget ran out. */
   more: boolean;
   /** The longest single batch, in milliseconds (what a concurrent request could wait behind). */
@@ -36,7 +40,8 @@ export interface Purger {
 }
 
 export interface PurgerDeps {
-  store: Pick<Store, 'purge' | 'kind'>;
+  /** `oidc` absent: the OpenID Connect records are left alone (a purger over part of a store, in tests). */
+  store: Pick<Store, 'purge' | 'kind'> & Partial<Pick<Store, 'oidc'>>;
   policy: PurgePolicy;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   batchSize?: number;
@@ -52,12 +57,13 @@ export function createPurger(deps: PurgerDeps): Purger {
   const batchSize = deps.batchSize ?? (store.kind === 'sqlite' ? 100 : 1000);
   const now = deps.now ?? Date.now;
 
-  function cutoffs(at: number): [PurgeKind, Date][] {
-    const kinds: [PurgeKind, Date][] = [
+  function cutoffs(at: number): [RoundKind, Date][] {
+    const kinds: [RoundKind, Date][] = [
       ['one_time_tokens', new Date(at)],
       ['sessions', new Date(at - DAY_MS)],
       ['used_refresh_tokens', new Date(at - 7 * DAY_MS)],
       ['throttles', new Date(at - DAY_MS)],
+      ['oidc_models', new Date(at)],
     ];
     if (policy.auditRetentionDays > 0) kinds.push(['audit_events', new Date(at - policy.auditRetentionDays * DAY_MS)]);
     return kinds;
@@ -65,13 +71,18 @@ export function createPurger(deps: PurgerDeps): Purger {
 
   async function runOnce(budgetMs = 5_000): Promise<PurgeRound> {
     const started = now();
-    const deleted = { one_time_tokens: 0, sessions: 0, used_refresh_tokens: 0, audit_events: 0, throttles: 0 };
+    const deleted = { one_time_tokens: 0, sessions: 0, used_refresh_tokens: 0, audit_events: 0, throttles: 0, oidc_models: 0 };
     let more = false;
     let longestBatchMs = 0;
     for (const [kind, cutoff] of cutoffs(started)) {
       for (;;) {
         const before = performance.now();
-        const count = await store.purge.purge(kind, cutoff, batchSize);
+        const count =
+          kind !== 'oidc_models'
+            ? await store.purge.purge(kind, cutoff, batchSize)
+            : store.oidc === undefined
+              ? 0
+              : await store.oidc.purgeExpired(cutoff, batchSize);
         longestBatchMs = Math.max(longestBatchMs, performance.now() - before);
         deleted[kind] += count;
         if (count < batchSize) break;

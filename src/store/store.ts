@@ -8,6 +8,10 @@
  */
 import type { AttendanceStore } from './attendance-store.js';
 
+import type { PasskeyStore } from './passkey-store.js';
+
+export type { Passkey, PasskeyDeleteResult, PasskeyDeviceType, PasskeyStore } from './passkey-store.js';
+
 export const ROLES = ['student', 'teacher', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -107,7 +111,9 @@ export type OneTimePurpose =
   | 'recovery'
   | 'qr_login'
   | 'qr_login_approved'
-  | 'attendance_ticket';
+  | 'attendance_ticket'
+  | 'passkey_registration'
+  | 'passkey_authentication';
 
 /** A single-use token (reset link, email check, MFA step, recovery code), stored as a hash. */
 export interface OneTimeToken {
@@ -224,6 +230,42 @@ export interface PurgeStore {
   purge(kind: PurgeKind, cutoff: Date, limit: number): Promise<number>;
 }
 
+/**
+ * What the OpenID Connect provider keeps (oidc/oidc-adapter.ts): its sessions, grants,
+ * authorization codes, tokens, interactions and our registered clients, one record a
+ * (model, id). `payload` is the provider's JSON, stored as given; the keys beside it are the
+ * lookups the provider asks for. Expired records are never returned.
+ */
+export interface OidcRecord {
+  model: string;
+  id: string;
+  payload: string;
+  grantId: string | null;
+  userCode: string | null;
+  uid: string | null;
+  /** null: never expires (a client). */
+  expiresAt: Date | null;
+  /** Set once a single-use record (an authorization code) was used. */
+  consumedAt: Date | null;
+}
+
+export interface OidcStore {
+  /** Inserts or replaces the record of (model, id); a replaced record is no longer consumed. */
+  upsert(record: Omit<OidcRecord, 'consumedAt'>): Promise<void>;
+  find(model: string, id: string, now: Date): Promise<OidcRecord | null>;
+  findByUid(model: string, uid: string, now: Date): Promise<OidcRecord | null>;
+  findByUserCode(model: string, userCode: string, now: Date): Promise<OidcRecord | null>;
+  /** Marks the record used (first time only); false when it was missing or already used. */
+  consume(model: string, id: string, now: Date): Promise<boolean>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Deletes every record of a grant (its codes, tokens, the grant): how "revoke" is done. */
+  revokeByGrantId(grantId: string): Promise<number>;
+  /** Live records of one model, by id ascending (the registered clients, for admins). */
+  list(model: string, now: Date, limit: number): Promise<OidcRecord[]>;
+  /** Deletes at most `limit` records that expired before `cutoff` (the periodic purge); returns how many. */
+  purgeExpired(cutoff: Date, limit: number): Promise<number>;
+}
+
 export interface ListUsersQuery {
   /** Page size, already bounded by the caller. */
   limit: number;
@@ -274,7 +316,11 @@ export interface Store {
   readonly throttles: ThrottleStore;
   readonly purge: PurgeStore;
   /** Courses, rosters, sessions and check-ins (attendance-store.ts). */
-  readonly attendance: AttendanceStore;
+  readonly attendance: AttendanceStore
+  /** WebAuthn credentials (store/passkey-store.ts); deleting a user deletes theirs. */
+  readonly passkeys: PasskeyStore;
+  /** The OpenID Connect provider's records (oidc/). */
+  readonly oidc: OidcStore;
   /** Resolves when the database answers; rejects with StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -31,9 +31,12 @@ export function roleWords(role: string | null | undefined): string {
   return role ? role.charAt(0).toUpperCase() + role.slice(1) : 'Unknown';
 }
 
-const DATE = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+// Made on first use: the first Intl formatter maps ~8 MB of ICU data in, which an idle service
+// (and one that never shows a date) should not hold (issue 17: idle RSS).
+let DATE: Intl.DateTimeFormat | undefined;
 
 /** "2 December 2026" (UTC: the same on the server and in every browser). */
 export function dateWords(iso: string | Date): string {
+  DATE ??= new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
   return DATE.format(typeof iso === 'string' ? new Date(iso) : iso);
 }

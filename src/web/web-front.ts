@@ -31,6 +31,9 @@ import { badgePages } from './pages/badge-pages.js';
 import { checkPages } from './pages/check-pages.js';
 import { confirmPage } from './pages/confirm-page.js';
 import { homePage } from './pages/home-page.js';
+import { passkeyPages } from './pages/passkey-pages.js';
+import { oidcInteractionPages, type OidcInteractionDeps } from './pages/oidc-interaction-pages.js';
+import { appsPages } from './pages/manage/apps-pages.js';
 import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
@@ -59,6 +62,8 @@ export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 
   scanner: QrScanner;
   /** Courses, sessions and check-ins (attendance/attendance.ts). */
   attendance: Attendance;
+  /** The OpenID Connect provider's pages (sign-in and consent for apps, /manage/apps); null when it is off. */
+  oidc: Omit<OidcInteractionDeps, 'kit'> | null;
 }
 
 /**
@@ -127,6 +132,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(accountPage({ ...deps, kit }));
     await app.register(passwordPage({ ...deps, kit, minPasswordLength: config.passwords.minLength }));
     await app.register(sessionsPage({ ...deps, kit }));
+    await app.register(passkeyPages({ ...deps, kit }));
     await app.register(twoFactorPages({ ...deps, kit }));
     await app.register(managePages({ ...deps, kit }));
     await app.register(qrSignInPages({ ...deps, kit }));
@@ -136,6 +142,10 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(teachPages({ kit, attendance: deps.attendance }));
     await app.register(sessionPages({ kit, attendance: deps.attendance, images: createQrImages(), publicUrl: config.mail.publicUrl }));
     await app.register(attendPages({ kit, attendance: deps.attendance }));
+    if (deps.oidc !== null) {
+      await app.register(oidcInteractionPages({ ...deps.oidc, kit }));
+      await app.register(appsPages({ kit, clients: deps.oidc.clients }));
+    }
   };
 
   return {

@@ -48,7 +48,7 @@ describe('the account pages in a browser', { skip: browserSkip }, () => {
     await page.goto(`${server.base}/sign-in?next=${encodeURIComponent(next)}`);
     await page.getByLabel('Email or username').fill(who.email);
     await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   async function signedInContext(who: Who, options: { userAgent?: string } = {}): Promise<{ context: BrowserContext; page: Page }> {

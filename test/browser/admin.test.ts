@@ -21,7 +21,7 @@ async function signIn(page: Page, base: string, login: string, password: string)
   await page.goto(`${base}/sign-in`);
   await page.getByLabel('Email or username').fill(login);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('heading', { name: /^Hello/ }).waitFor();
 }
 
@@ -161,7 +161,7 @@ describe('an admin manages users in a browser', { skip: browserSkip }, () => {
     await theirs.goto(`${server.base}/sign-in`);
     await theirs.getByLabel('Email or username').fill(studentBody.email);
     await theirs.getByLabel('Password').fill(studentBody.password);
-    await theirs.getByRole('button', { name: 'Sign in' }).click();
+    await theirs.getByRole('button', { name: 'Sign in', exact: true }).click();
     await theirs.getByText('This account is disabled').first().waitFor();
     await elsewhere.close();
 

@@ -99,7 +99,7 @@ describe('a badge: made, downloaded, printed, then checked by camera', { skip: b
       // Signed out: the sign-in page, coming back to the badge.
       await page.getByLabel('Email or username').fill(who.username);
       await page.getByLabel('Password').fill(who.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('heading', { name: 'My badge' }).waitFor();
       assert.ok(await page.getByText('You have no badge yet.').isVisible());
       await visit(page, 'badge-none');

@@ -44,7 +44,7 @@ describe('sign in by QR across two browsers', { skip: browserSkip }, () => {
   async function signIn(page: Page, who: { email: string; password: string }) {
     await page.getByLabel('Email or username').fill(who.email);
     await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   async function phoneSignedIn(who: { email: string; password: string }): Promise<{ context: BrowserContext; page: Page }> {

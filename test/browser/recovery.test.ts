@@ -45,7 +45,7 @@ describe('recovering an account in a browser', { skip: browserSkip }, () => {
   async function signIn(page: Page, login: string, password: string) {
     await page.getByLabel('Email or username').fill(login);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   it('confirms the address from the mailed link; the same link again says it was used and offers a way on', async () => {

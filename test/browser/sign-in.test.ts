@@ -83,7 +83,7 @@ describe('signing up, in and out in a browser', { skip: browserSkip }, () => {
     const context = await newContext(browser, 'phone');
     const page = await context.newPage();
     await page.goto(`${server.base}/sign-in`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'There is a problem' }).waitFor();
     assert.match(await page.title(), /^Error: Sign in/);
     assert.equal(await page.getByLabel('Email or username').getAttribute('aria-invalid'), 'true');
@@ -93,13 +93,13 @@ describe('signing up, in and out in a browser', { skip: browserSkip }, () => {
     for (let i = 0; i < 5; i++) {
       await page.getByLabel('Email or username').fill(who.email);
       await page.getByLabel('Password').fill('not the password');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByText('The email, username or password is not right').waitFor();
     }
     await page.getByLabel('Password').fill('not the password');
     const [locked] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/sign-in') && r.request().method() === 'POST'),
-      page.getByRole('button', { name: 'Sign in' }).click(),
+      page.getByRole('button', { name: 'Sign in', exact: true }).click(),
     ]);
     await page.getByText(/Too many attempts for this account/).waitFor();
     assert.equal(locked.status(), 429);
@@ -132,7 +132,7 @@ describe('signing up, in and out in a browser', { skip: browserSkip }, () => {
     await page.goto(`${server.base}/sign-in`);
     await page.getByLabel('Email or username').fill(who.username);
     await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: /^Hello/ }).waitFor();
 
     // Another site's page with a form aimed at this service (127.0.0.1 is another site than localhost).

@@ -108,7 +108,7 @@ describe('npm run admin (src/cli/admin.ts)', () => {
   it('says what was wrong before the usage: unknown command, bad role, unknown option, missing value', () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /^Unknown command: frobnicate\n/],
-      [[], /^Missing command: create or promote\n/],
+      [[], /^Missing command: create, promote or clients\n/],
       [['create', '--email', 'r@example.com', '--username', 'rr_user', '--role', 'root'], /^--role must be one of student, teacher, admin \(got "root"\)\n/],
       [['create', '--email', 'r@example.com', '--usernme', 'rr_user'], /^Unknown option '--usernme'/],
       [['create', '--username', 'rr_user'], /^create needs --email\n/],

@@ -25,7 +25,7 @@ describe('hostile input on every documented route', () => {
   let routes: { method: string; url: string; responses: Responses }[];
   let token: string;
   before(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ OIDC_ISSUER: 'http://127.0.0.1:9/oidc' });
     token = (await signUp(t.app)).token;
     const doc = (await t.app.inject({ url: '/openapi.json' })).json() as {
       paths: Record<string, Record<string, { responses: Responses }>>;
@@ -93,7 +93,7 @@ function junkForms(csrf: string): { name: string; contentType: string; body: str
 describe('hostile input on every page of the web front', () => {
   let t: TestApp;
   before(async () => {
-    t = await buildTestApp({ RATE_LIMIT_LOGIN_PER_ACCOUNT: '100000', RATE_LIMIT_REAUTH_PER_USER: '100000', RATE_LIMIT_QR_SCAN_PER_USER: '100000' });
+    t = await buildTestApp({ OIDC_ISSUER: 'http://127.0.0.1:9/oidc', RATE_LIMIT_LOGIN_PER_ACCOUNT: '100000', RATE_LIMIT_REAUTH_PER_USER: '100000', RATE_LIMIT_QR_SCAN_PER_USER: '100000' });
   });
   after(() => t.close());
 

@@ -86,7 +86,7 @@ describe('GET /openapi.json', () => {
   let operations: [string, string, Operation][];
 
   before(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ OIDC_ISSUER: 'http://127.0.0.1:9/oidc' });
     const res = await t.app.inject({ url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^application\/json/);
@@ -342,7 +342,7 @@ describe('GET /openapi.json', () => {
 describe('GET /docs', () => {
   let t: TestApp;
   before(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ OIDC_ISSUER: 'http://127.0.0.1:9/oidc' });
   });
   after(() => t.close());
 

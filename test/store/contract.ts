@@ -10,6 +10,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { newId } from '../../src/users/ids.js';
 import { attendanceContract } from './contract-attendance.js';
 import { authDataContract } from './contract-auth.js';
+import { passkeyContract } from './contract-passkeys.js';
+import { oidcContract } from './contract-oidc.js';
 import { Conflict, type NewUser, type Role, type Store, USER_DEFAULTS, type User } from '../../src/store/store.js';
 
 let sequence = 0;
@@ -436,4 +438,6 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
   });
   authDataContract(name, open);
   attendanceContract(name, open);
+  passkeyContract(name, open);
+  oidcContract(name, open);
 }

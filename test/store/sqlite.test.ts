@@ -37,6 +37,31 @@ describe('SQLite store', () => {
   });
 });
 
+describe('SQLite migrations', () => {
+  it('run as one transaction: one that fails leaves the file as it was, with no table of the earlier ones', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'store-sqlite-'));
+    const file = path.join(dir, 'app.db');
+    try {
+      // An index with the name migration 0005 gives its own: 0001-0004 succeed, then 0005 fails.
+      const before = new Database(file);
+      before.exec('create table squatter (x integer); create index sessions_expires_idx on squatter (x);');
+      before.close();
+      const store = openSqliteStore(file);
+      await assert.rejects(store.migrate(), /migration 0005_purge_indexes failed/);
+      await store.close();
+      const after = new Database(file, { readonly: true });
+      const tables = after.prepare("select name from sqlite_master where type = 'table' order by name").all() as { name: string }[];
+      const recorded = after.prepare('select count(*) as n from kysely_migration').get() as { n: number };
+      after.close();
+      // Kysely's own bookkeeping tables are made before the migrations' transaction starts.
+      assert.deepEqual(tables.map((t) => t.name).filter((t) => !t.startsWith('kysely_')), ['squatter'], 'a failed migration left tables behind');
+      assert.equal(recorded.n, 0, 'migrations recorded as done');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('SQLite migration 0003 (usernames unique regardless of case)', () => {
   it('stops with both names when two existing usernames differ only in case, and keeps them as they were', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'store-sqlite-migrate-'));

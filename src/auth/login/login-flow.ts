@@ -13,7 +13,12 @@ import { hashToken, type SessionIssuer } from '../sessions/session-service.js';
 /** How long the MFA step may take after the password, in seconds. */
 export const MFA_CHALLENGE_TTL_SECONDS = 300;
 
-export type LoginMethod = 'password' | 'qr';
+/**
+ * How the first step proved who someone is. A user-verified passkey is two factors in one (the
+ * device, and the fingerprint or PIN that unlocked it), so it completes a sign-in without the TOTP
+ * step, as Keycloak and Ory Kratos treat it (docs/passkeys.md).
+ */
+export type LoginMethod = 'password' | 'qr' | 'passkey';
 
 export interface LoginOptions {
   /** The new session ends no later than this (a QR sign-in never outlives the session that approved it). */
@@ -71,7 +76,7 @@ export function createLoginFlow(deps: { store: Store; audit: AuditLog }): LoginF
 
   return {
     async complete(user, context, method, issuer, options = {}) {
-      if (user.totpEnabled) {
+      if (user.totpEnabled && method !== 'passkey') {
         const mfaToken = randomBytes(32).toString('base64url');
         const now = new Date();
         const data: ChallengeData = {

@@ -1,7 +1,10 @@
 /**
  * Access tokens: JWTs with sub, role, iat, exp, jti, plus sid (the session) and ver (the user's
  * token version, see User.tokenVersion), and iss/aud when configured. Signed with EdDSA (or HS256,
- * see keys.ts) through jose.
+ * see keys.ts) by Node's synchronous crypto: through jose (WebCrypto: the key converted, promises,
+ * a thread-pool job) a signature cost ~1 ms of the event loop, a third of a login's work there
+ * (issue 17 part 5); crypto.sign with the KeyObject costs ~0.05 ms. The tests check every token
+ * with jose's own verifier.
  *
  * Verification runs on every authenticated request, so it is Node's synchronous crypto with a
  * strict parser: the header's alg must be EdDSA (with a known kid) or HS256 (with a configured
@@ -10,8 +13,7 @@
  * cached (Ed25519 verification costs ~60 µs); expiry is checked on every use all the same, and
  * revocation is the caller's check of `ver` against the stored user.
  */
-import { createHmac, randomUUID, timingSafeEqual, verify as verifySignature } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { createHmac, randomUUID, sign as signWithKey, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import { errors } from '../../errors.js';
 import { ROLES, type Role } from '../../store/store.js';
 import type { KeySet } from './keys.js';
@@ -61,6 +63,10 @@ const SEGMENT_RE = /^[A-Za-z0-9_-]+$/;
 const SUB_RE = /^[0-9a-f]{24}$/;
 /** Tolerated clock difference for iat and nbf, in seconds. */
 const LEEWAY = 30;
+
+function encodeJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
 
 function decodeJson(segment: string): unknown {
   return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
@@ -125,18 +131,25 @@ export function createTokenService(options: TokenOptions): TokenService {
   return {
     async issue(subject) {
       const iat = nowSeconds();
-      let jwt = new SignJWT({ role: subject.role, ver: subject.tokenVersion, ...(subject.sessionId ? { sid: subject.sessionId } : {}) })
-        .setSubject(subject.id)
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + ttlSeconds)
-        .setJti(randomUUID());
-      if (issuer !== null) jwt = jwt.setIssuer(issuer);
-      if (audience !== null) jwt = jwt.setAudience(audience);
-      const token =
-        keys.alg === 'EdDSA' && keys.signing !== null
-          ? await jwt.setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid: keys.signing.kid }).sign(keys.signing.privateKey)
-          : await jwt.setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(keys.hmacSecret as Buffer);
-      return { token, expiresIn: ttlSeconds };
+      const claims = {
+        role: subject.role,
+        ver: subject.tokenVersion,
+        ...(subject.sessionId ? { sid: subject.sessionId } : {}),
+        sub: subject.id,
+        iat,
+        exp: iat + ttlSeconds,
+        jti: randomUUID(),
+        ...(issuer !== null ? { iss: issuer } : {}),
+        ...(audience !== null ? { aud: audience } : {}),
+      };
+      const signing = keys.alg === 'EdDSA' ? keys.signing : null;
+      const header = signing !== null ? { alg: 'EdDSA', typ: 'JWT', kid: signing.kid } : { alg: 'HS256', typ: 'JWT' };
+      const input = `${encodeJson(header)}.${encodeJson(claims)}`;
+      const signature =
+        signing !== null
+          ? signWithKey(null, Buffer.from(input), signing.privateKey)
+          : createHmac('sha256', keys.hmacSecret as Buffer).update(input).digest();
+      return { token: `${input}.${signature.toString('base64url')}`, expiresIn: ttlSeconds };
     },
 
     verify(token) {

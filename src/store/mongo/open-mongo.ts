@@ -17,6 +17,8 @@ import {
 import { attendanceCollections, createMongoAttendanceStore, deleteAttendanceOfUser, migrateAttendance } from './attendance-store.js';
 import { migrateUsers } from './migrate-users.js';
 import { translateMongoError } from './mongo-errors.js';
+import { createMongoPasskeyStore, deletePasskeysOfUser, migratePasskeys, passkeyCollection } from './passkey-store.js';
+import { createMongoOidcStore, migrateOidc, type OidcDocument } from './oidc-store.js';
 import { createMongoPurgeStore } from './purge-store.js';
 import { createMongoThrottleStore, migrateThrottles, type ThrottleDocument } from './throttle-store.js';
 import { docToUser, patchToSet, prefixFilter, toObjectId, type UserDocument, usernameKey, userToDoc } from './user-document.js';
@@ -51,6 +53,8 @@ export function openMongoStore(config: MongoStoreConfig): Store {
   const auth = authCollections(db);
   const throttles = db.collection<ThrottleDocument>('login_throttles');
   const attendance = attendanceCollections(db);
+  const passkeys = passkeyCollection(db);
+  const oidcModels = db.collection<OidcDocument>('oidc_models');
   let closed = false;
 
   async function run<T>(work: () => Promise<T>): Promise<T> {
@@ -92,6 +96,8 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         await migrateAuth(auth);
         await migrateThrottles(throttles);
         await migrateAttendance(attendance);
+        await migratePasskeys(passkeys);
+        await migrateOidc(oidcModels);
       });
     },
 
@@ -195,6 +201,7 @@ export function openMongoStore(config: MongoStoreConfig): Store {
         // is gone (a failure in between leaves tokens of a missing user, which nothing accepts).
         await deleteAuthDataOfUser(auth, id);
         await deleteAttendanceOfUser(attendance, id);
+        await deletePasskeysOfUser(passkeys, id);
         return result.deletedCount > 0;
       });
     },
@@ -267,6 +274,8 @@ export function openMongoStore(config: MongoStoreConfig): Store {
     throttles: createMongoThrottleStore(throttles, run),
     attendance: createMongoAttendanceStore(attendance, run),
     purge: createMongoPurgeStore(auth, throttles, run),
+    passkeys: createMongoPasskeyStore(passkeys, run),
+    oidc: createMongoOidcStore(oidcModels, run),
 
     async ping() {
       try {

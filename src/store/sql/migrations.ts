@@ -146,6 +146,51 @@ function migrations(dialect: SqlDialect): Record<string, Migration> {
         await createAttendanceTables(db, timestamp, dialect === 'postgres' ? 'boolean' : 'integer');
       },
     },
+    '0006_passkeys': {
+      // WebAuthn credentials (store/passkey-store.ts). Their challenges are one-time tokens.
+      async up(db: Kysely<unknown>) {
+        const flag = dialect === 'postgres' ? 'boolean' : 'integer';
+        await db.schema
+          .createTable('passkeys')
+          // Credential ids are at most 1023 bytes (WebAuthn L3), base64url: up to 1364 characters.
+          .addColumn('id', 'varchar(1400)', (c) => c.primaryKey())
+          .addColumn('user_id', 'varchar(24)', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .addColumn('counter', 'bigint', (c) => c.notNull())
+          .addColumn('transports', 'text', (c) => c.notNull())
+          .addColumn('device_type', 'varchar(16)', (c) => c.notNull())
+          .addColumn('backed_up', sql.raw(flag), (c) => c.notNull())
+          .addColumn('backup_eligible', sql.raw(flag), (c) => c.notNull())
+          .addColumn('aaguid', 'varchar(36)', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', timestamp, (c) => c.notNull())
+          .addColumn('last_used_at', timestamp)
+          .execute();
+        await db.schema.createIndex('passkeys_user_id_idx').on('passkeys').column('user_id').execute();
+      },
+    },
+    '0008_oidc': {
+      // The OpenID Connect provider's records (oidc/oidc-adapter.ts): one generic table, since the
+      // provider's own models (sessions, grants, codes, tokens, clients) differ only in payload.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('oidc_models')
+          .addColumn('model', 'varchar(40)', (c) => c.notNull())
+          .addColumn('id', 'varchar(255)', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('grant_id', 'varchar(255)')
+          .addColumn('user_code', 'varchar(255)')
+          .addColumn('uid', 'varchar(255)')
+          .addColumn('expires_at', timestamp)
+          .addColumn('consumed_at', timestamp)
+          .addPrimaryKeyConstraint('oidc_models_pkey', ['model', 'id'])
+          .execute();
+        await db.schema.createIndex('oidc_models_grant_idx').on('oidc_models').column('grant_id').execute();
+        await db.schema.createIndex('oidc_models_uid_idx').on('oidc_models').column('uid').execute();
+        await db.schema.createIndex('oidc_models_user_code_idx').on('oidc_models').column('user_code').execute();
+        await db.schema.createIndex('oidc_models_expires_idx').on('oidc_models').column('expires_at').execute();
+      },
+    },
     '0004_session_kind': {
       // Browser sessions (the web front's cookie) beside the API's refresh-token sessions.
       async up(db: Kysely<unknown>) {

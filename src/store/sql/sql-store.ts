@@ -21,6 +21,8 @@ import { toDate, toDateOrNull } from './dates.js';
 import { migrationProvider, type SqlDialect, usernameKey } from './migrations.js';
 import { createSqlAuditStore, createSqlOneTimeTokenStore, createSqlSessionStore } from './sql-auth-stores.js';
 import { createSqlAttendanceStore } from './sql-attendance-store.js';
+import { createSqlPasskeyStore } from './sql-passkey-store.js';
+import { createSqlOidcStore } from './sql-oidc-store.js';
 import { createSqlPurgeStore } from './sql-purge-store.js';
 import { createSqlThrottleStore } from './sql-throttle-store.js';
 import type { Tables, UsersTable } from './tables.js';
@@ -398,6 +400,8 @@ export function createSqlStore(parts: SqlDriverParts): Store {
     throttles: createSqlThrottleStore(db, run),
     purge: createSqlPurgeStore(db, run, encodeDate),
     attendance: createSqlAttendanceStore(db, run, encodeDate, encodeBool),
+    passkeys: createSqlPasskeyStore(db, run, { dialect, encodeDate, encodeBool }),
+    oidc: createSqlOidcStore(db, run, encodeDate),
 
     async ping() {
       if (closed) throw new StoreUnavailable('the database connection is closed');

@@ -86,6 +86,34 @@ export interface AuditEventsTable {
   detail: string | null;
 }
 
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  public_key: string;
+  counter: number | string;
+  /** JSON array of strings. */
+  transports: string;
+  device_type: string;
+  backed_up: Flag;
+  backup_eligible: Flag;
+  aaguid: string;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+/** The OpenID Connect provider's records (migration 0008_oidc, sql-oidc-store.ts). */
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Timestamp | null;
+  consumed_at: Timestamp | null;
+}
+
 export interface Tables {
   users: UsersTable;
   sessions: SessionsTable;
@@ -93,4 +121,6 @@ export interface Tables {
   one_time_tokens: OneTimeTokensTable;
   audit_events: AuditEventsTable;
   login_throttles: LoginThrottlesTable;
+  passkeys: PasskeysTable;
+  oidc_models: OidcModelsTable;
 }

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { type DialectAdapter, Kysely, SqliteAdapter, SqliteDialect } from 'kysely';
 import { Conflict, type Store, StoreUnavailable } from '../store.js';
 import { createSqlStore, type UserRow } from '../sql/sql-store.js';
 import type { Tables } from '../sql/tables.js';
@@ -100,7 +100,7 @@ export function openSqliteStore(file: string): Store {
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   const users = createUserRowCache(database);
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database, users.invalidate) }) });
+  const db = new Kysely<Tables>({ dialect: new TransactionalDdlSqliteDialect({ database: withStatementCache(database, users.invalidate) }) });
   // Prepared on first use: the table exists only once the migrations have run.
   let userById: Database.Statement<[string], unknown[]> | undefined;
   const loadUserRow = (id: string) => {
@@ -118,4 +118,24 @@ export function openSqliteStore(file: string): Store {
     // the store's transactions (sessions, refresh tokens) never write users.
     userRowById: (id) => users.get(id, () => loadUserRow(id)),
   });
+}
+
+/**
+ * SQLite runs DDL inside transactions, but Kysely's SQLite adapter says it does not, so its
+ * Migrator ran every statement of every migration in a commit of its own: a crash or a failing
+ * migration half-way left a file with some tables and not others, recorded as neither done nor
+ * undone. Saying it does makes all pending migrations one transaction (as on PostgreSQL), which
+ * either happens or leaves the file as it was. (A migration that must run outside a transaction,
+ * such as one switching PRAGMA foreign_keys, needs its own path.)
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class TransactionalDdlSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
 }

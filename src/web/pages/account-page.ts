@@ -82,6 +82,7 @@ ${errorSummary(errors)}
   <ul class="links">
     <li><a href="/account/password">Change your password</a></li>
     <li><a href="/account/2fa">Two-factor authentication</a></li>
+    <li><a href="/account/passkeys">Passkeys</a></li>
     <li><a href="/account/sessions">Where you are signed in</a></li>
   </ul>
 </section>`;

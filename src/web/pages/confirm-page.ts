@@ -21,7 +21,7 @@ export function confirmPage(deps: { kit: WebKit; users: UserService; sessions: S
     const user = webContext(request).user;
     const main = html`<h1>Confirm it is you</h1>
 ${errorSummary(errors)}
-<p>Type your password again before changing your password, two-factor authentication or email.</p>
+<p>Type your password again before changing your password, two-factor authentication, passkeys or email.</p>
 <form method="post" action="/account/confirm" novalidate>
   ${csrfInput(kit.csrfToken(request, reply))}
   <input type="hidden" name="next" value="${next}">

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../audit/audit-log.js';
 import type { EmailVerificationService } from '../../auth/recovery/email-verification-service.js';
 import type { LoginFlow } from '../../auth/login/login-flow.js';
+import type { PasskeyService } from '../../auth/passkeys/passkey-service.js';
 import type { SessionService } from '../../auth/sessions/session-service.js';
 import type { TotpService } from '../../auth/totp/totp-service.js';
 import { AppError, ValidationFailed } from '../../errors.js';
@@ -25,6 +26,7 @@ export interface SignInDeps {
   sessions: SessionService;
   totp: TotpService;
   emailVerification: EmailVerificationService;
+  passkeys: PasskeyService;
 }
 
 /** How long the browser keeps a sign-in waiting for its second factor (the challenge's own life). */
@@ -62,20 +64,38 @@ export function signInPages(deps: SignInDeps) {
     state: { login?: string; next: string; errors?: FieldError[]; message?: SafeHtml; status?: number },
   ) {
     const errors = state.errors ?? [];
+    const withPasskeys = deps.passkeys.enabled();
+    const csrf = kit.csrfToken(request, reply);
+    // The island (passkey-sign-in.ts) shows the button and offers passkeys in the login field's
+    // autofill ("username webauthn": conditional UI) when the browser can; without script, nothing shows.
+    const passkeyButton = withPasskeys
+      ? html`<div class="passkey-sign-in" data-passkey-sign-in data-csrf="${csrf}" data-next="${state.next}" hidden>
+  <p class="or">or</p>
+  <button type="button" class="secondary" id="passkey-button">Sign in with a passkey</button>
+  <p class="passkey-status" id="passkey-status" role="status" aria-live="polite"></p>
+</div>`
+      : '';
     const main = html`<h1>Sign in</h1>
 ${state.message ?? ''}
 ${errorSummary(errors)}
 <form method="post" action="/sign-in" novalidate>
-  ${csrfInput(kit.csrfToken(request, reply))}
+  ${csrfInput(csrf)}
   <input type="hidden" name="next" value="${state.next}">
-  ${field({ name: 'login', label: 'Email or username', value: state.login, autocomplete: 'username', required: true, spellcheck: false, errors, autofocus: errors.length === 0 })}
+  ${field({ name: 'login', label: 'Email or username', value: state.login, autocomplete: withPasskeys ? 'username webauthn' : 'username', required: true, spellcheck: false, errors, autofocus: errors.length === 0 })}
   ${field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', required: true, errors })}
   <div class="actions"><button type="submit">Sign in</button></div>
 </form>
+${passkeyButton}
 <p><a href="/forgot-password">Forgot your password?</a></p>
 <p>No account yet? <a href="/sign-up">Create one</a>.</p>
 <p>On a shared screen? <a href="/sign-in/qr">Sign in with your phone instead</a>.</p>`;
-    return kit.render(request, reply, { title: titleWithErrors('Sign in', errors), main, narrow: true, status: state.status });
+    return kit.render(request, reply, {
+      title: titleWithErrors('Sign in', errors),
+      main,
+      narrow: true,
+      status: state.status,
+      islands: withPasskeys ? ['passkey-sign-in.js'] : [],
+    });
   }
 
   function codeForm(request: FastifyRequest, reply: FastifyReply, state: { next: string; errors?: FieldError[]; status?: number }) {

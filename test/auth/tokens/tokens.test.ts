@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import { generateSigningJwk, type KeySet, parseSigningKeys } from '../../../src/auth/tokens/keys.js';
 import { createTokenService } from '../../../src/auth/tokens/tokens.js';
 import { bearer, buildTestApp, signUp, type TestApp } from '../../helpers/app.js';
@@ -210,6 +210,32 @@ describe('createTokenService', () => {
       assert.throws(() => tokens.verify(token), { code: 'INVALID_TOKEN' });
     }
     assert.equal(tokens.verify((await tokens.issue(subject)).token).sub, subject.id);
+  });
+
+  it('issues tokens that jose verifies (EdDSA with its kid, and HS256), claims and header as standard', async () => {
+    const signing = keys.signing as NonNullable<KeySet['signing']>;
+    const eddsaTokens = createTokenService({ keys, ttlSeconds: 900, issuer: 'https://auth.example', audience: 'school' });
+    const eddsaToken = (await eddsaTokens.issue(subject)).token;
+    const verified = await jwtVerify(eddsaToken, signing.publicKey, { algorithms: ['EdDSA'], issuer: 'https://auth.example', audience: 'school' });
+    assert.deepEqual(verified.protectedHeader, { alg: 'EdDSA', typ: 'JWT', kid: signing.kid });
+    assert.equal(verified.payload.sub, subject.id);
+    assert.equal(verified.payload.role, 'teacher');
+    assert.equal(verified.payload.ver, 3);
+    assert.equal(verified.payload.sid, subject.sessionId);
+    assert.equal((verified.payload.exp as number) - (verified.payload.iat as number), 900);
+    assert.match(String(verified.payload.jti), /^[0-9a-f-]{36}$/);
+
+    const hsTokens = createTokenService({ keys: { ...keys, alg: 'HS256', signing: null }, ttlSeconds: 60 });
+    const hsToken = (await hsTokens.issue({ ...subject, sessionId: undefined })).token;
+    const hs = await jwtVerify(hsToken, Buffer.from(SECRET), { algorithms: ['HS256'] });
+    assert.deepEqual(hs.protectedHeader, { alg: 'HS256', typ: 'JWT' });
+    assert.equal(hs.payload.sid, undefined);
+    assert.equal(hs.payload.iss, undefined);
+    // A signature one bit off fails in jose too (the signature really covers the text).
+    const [h, p, sig] = eddsaToken.split('.') as [string, string, string];
+    const flipped = Buffer.from(sig, 'base64url');
+    flipped[0] = (flipped[0] as number) ^ 1;
+    await assert.rejects(jwtVerify(`${h}.${p}.${flipped.toString('base64url')}`, signing.publicKey));
   });
 
   it('accepts an HS256 token that jose signed with JWT_SECRET (interop)', async () => {

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../../../audit/audit-log.js';
+import type { PasskeyService } from '../../../auth/passkeys/passkey-service.js';
 import type { TotpService } from '../../../auth/totp/totp-service.js';
 import type { DevOutbox } from '../../../mail/dev-outbox.js';
 import type { UserService } from '../../../users/user-service.js';
@@ -19,6 +20,8 @@ export interface ManageDeps {
   kit: WebKit;
   users: UserService;
   totp: TotpService;
+  /** A user's passkeys, listed and removed on their page. */
+  passkeys: PasskeyService;
   audit: AuditLog;
   /** The development outbox; null when mail goes out through SMTP. */
   outbox: DevOutbox | null;

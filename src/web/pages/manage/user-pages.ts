@@ -16,7 +16,7 @@ import { type FieldError, textField } from '../../forms.js';
 import { fieldErrors } from '../sign-in-pages.js';
 import type { ManageDeps } from './manage-pages.js';
 import { ID_RE, queryParam, withQuery } from './manage-views.js';
-import { createUserViews, deleteStep, disableStep, isDowngrade, resetStep, roleStep, userUrl } from './user-views.js';
+import { createUserViews, deleteStep, disableStep, isDowngrade, removePasskeyStep, resetStep, roleStep, userUrl } from './user-views.js';
 import { isRole, ROLE_LABELS } from './users-list-pages.js';
 
 export function userPages(deps: ManageDeps) {
@@ -159,6 +159,26 @@ export function userPages(deps: ManageDeps) {
       if (found === null) return reply;
       await totp.reset(found.admin, found.user.id, context(request));
       return kit.redirect(reply, userUrl(found.user, 'mfa-reset'));
+    });
+
+    // A lost or stolen device's passkey (the rule on what may be removed is the service's).
+    const passkeyOf = async (user: User, id: unknown) =>
+      typeof id === 'string' && id !== '' ? ((await deps.passkeys.list(user.id)).find((p) => p.id === id) ?? null) : null;
+
+    kit.get(app, '/manage/users/:id/passkeys/remove', async (request, reply) => {
+      const found = await adminAndTarget(request, reply);
+      if (found === null) return reply;
+      const passkey = await passkeyOf(found.user, (request.query as Record<string, unknown>).passkey);
+      if (passkey === null) return kit.redirect(reply, userUrl(found.user));
+      return confirmation(request, reply, found.admin, found.user, removePasskeyStep(found.user, passkey));
+    });
+
+    kit.post(app, '/manage/users/:id/passkeys/remove', async (request, reply) => {
+      const found = await adminAndTarget(request, reply);
+      if (found === null) return reply;
+      const passkey = await passkeyOf(found.user, textField(request.body, 'passkey'));
+      if (passkey !== null) await deps.passkeys.remove(found.user, passkey.id, context(request), found.admin);
+      return kit.redirect(reply, userUrl(found.user, 'passkey-removed'));
     });
 
     kit.get(app, '/manage/users/:id/delete', async (request, reply) => {

@@ -5,7 +5,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../../../audit/audit-log.js';
-import type { Role, User } from '../../../store/store.js';
+import type { PasskeyService } from '../../../auth/passkeys/passkey-service.js';
+import type { Passkey, Role, User } from '../../../store/store.js';
 import type { UserService } from '../../../users/user-service.js';
 import { csrfInput, errorSummary, field, type FieldError, notice, titleWithErrors } from '../../forms.js';
 import { html, type SafeHtml } from '../../html.js';
@@ -29,6 +30,7 @@ const DONE: Record<string, string> = {
   role: 'The role is changed. The user is signed out everywhere and signs in again with the new role.',
   disabled: 'The account is disabled. The user is signed out everywhere and cannot sign in.',
   enabled: 'The account is enabled again: the user can sign in.',
+  'passkey-removed': 'The passkey is removed: it no longer signs in to this account.',
   'mfa-reset': 'Two-factor authentication is off for this user: they sign in with their password alone, and may set it up again.',
 };
 
@@ -87,9 +89,18 @@ export const deleteStep = (user: User): Step => ({
   selfNote: 'This is your own account: you will be signed out, for good.',
 });
 
+export const removePasskeyStep = (user: User, passkey: Passkey): Step => ({
+  title: `Remove the passkey "${passkey.name}" of ${user.username}?`,
+  explain: html`<p>It stops signing in to the account of <strong>${user.username}</strong> at once. For a lost or stolen device.</p>
+<p>If it was their only way in, they can still set a password with "Forgot your password?".</p>`,
+  action: 'passkeys/remove',
+  button: 'Remove the passkey',
+  hidden: { passkey: passkey.id },
+});
+
 export const userUrl = (user: User, done?: string) => withQuery(`/manage/users/${user.id}`, { done });
 
-export function createUserViews(deps: { kit: WebKit; users: UserService; audit: AuditLog; outboxOn: boolean }) {
+export function createUserViews(deps: { kit: WebKit; users: UserService; audit: AuditLog; passkeys: PasskeyService; outboxOn: boolean }) {
   const { kit, users, audit } = deps;
   const nav = manageNav('users', deps.outboxOn);
 
@@ -133,6 +144,7 @@ ${notice('info', what)}
     const message = typeof done === 'string' && Object.hasOwn(DONE, done) ? notice('success', DONE[done] as string) : '';
     const v = state.values ?? { username: user.username, email: user.email, full_name: user.fullName ?? '' };
     const self = user.id === admin.id;
+    const passkeys = await deps.passkeys.list(user.id);
     const main = html`${nav}
 <h1>${user.username}</h1>
 ${message}
@@ -185,6 +197,14 @@ ${
     ? html`<p>For a user who lost their authenticator and recovery codes: they sign in with their password alone afterwards.</p>
 <p><a class="button secondary" href="/manage/users/${user.id}/reset-2fa">Reset two-factor authentication…</a></p>`
     : html`<p>Two-factor authentication is off for this user.</p>`
+}
+<h3>Passkeys</h3>
+${
+  passkeys.length === 0
+    ? html`<p>No passkeys.</p>`
+    : html`<ul class="passkeys">${passkeys.map(
+        (p) => html`<li>${p.name} <span class="muted">(added ${when(p.createdAt)}, last used ${p.lastUsedAt === null ? 'never' : when(p.lastUsedAt)})</span> <a href="/manage/users/${user.id}/passkeys/remove?passkey=${p.id}">Remove<span class="visually-hidden"> the passkey ${p.name}</span>…</a></li>`,
+      )}</ul>`
 }
 </section>
 
