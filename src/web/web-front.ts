@@ -38,6 +38,7 @@ import { passwordPage } from './pages/password-page.js';
 import { passwordResetPages } from './pages/password-reset-pages.js';
 import { sessionsPage } from './pages/sessions-page.js';
 import { managePages, type ManageDeps } from './pages/manage/manage-pages.js';
+import { manageNav } from './pages/manage/manage-views.js';
 import { qrApprovePages } from './pages/qr-approve-pages.js';
 import { qrSignInPages } from './pages/qr-sign-in-pages.js';
 import { signInPages, type SignInDeps } from './pages/sign-in-pages.js';
@@ -49,7 +50,7 @@ import { webSessionHook } from './web-session.js';
 /** Form bodies are small: a few fields, never a file (uploads have their own limit). */
 const FORM_BODY_LIMIT = 64 * 1024;
 
-export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 'kit'> {
+export interface WebFrontDeps extends Omit<SignInDeps, 'kit'>, Omit<ManageDeps, 'kit' | 'appsOn'> {
   config: Config;
   assets: WebAssets;
   /** The key CSRF tokens are made with (auth/tokens/keys.ts deriveSecret). */
@@ -134,7 +135,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(sessionsPage({ ...deps, kit }));
     await app.register(passkeyPages({ ...deps, kit }));
     await app.register(twoFactorPages({ ...deps, kit }));
-    await app.register(managePages({ ...deps, kit }));
+    await app.register(managePages({ ...deps, kit, appsOn: deps.oidc !== null }));
     await app.register(qrSignInPages({ ...deps, kit }));
     await app.register(qrApprovePages({ ...deps, kit }));
     await app.register(badgePages({ kit, qr: deps.qr, verifier: deps.badges }));
@@ -144,7 +145,7 @@ export function createWebFront(deps: WebFrontDeps): WebFront {
     await app.register(attendPages({ kit, attendance: deps.attendance }));
     if (deps.oidc !== null) {
       await app.register(oidcInteractionPages({ ...deps.oidc, kit }));
-      await app.register(appsPages({ kit, clients: deps.oidc.clients }));
+      await app.register(appsPages({ kit, clients: deps.oidc.clients, nav: manageNav('apps', { outbox: deps.outbox !== null, apps: true }) }));
     }
   };
 

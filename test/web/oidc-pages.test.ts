@@ -97,4 +97,17 @@ describe('OpenID Connect pages', () => {
     const forbidden = await browser.fetch('/manage/apps');
     assert.equal(forbidden.status, 403);
   });
+
+  it('links /manage/apps from the admin pages\' navigation, marked as the current page there', async () => {
+    const admin = new MiniBrowser(t.origin);
+    const page = await admin.follow('/sign-in');
+    await admin.submit('/sign-in', page.body, { login: 'admin@example.com', password: 'admin-password-1', next: '/' });
+    for (const path of ['/manage/users', '/manage/audit']) {
+      const nav = /<nav class="manage-nav"[^]*?<\/nav>/.exec(await (await admin.fetch(path)).text())?.[0] ?? '';
+      assert.match(nav, /<a href="\/manage\/apps">Apps<\/a>/, path);
+    }
+    const apps = await admin.fetch('/manage/apps');
+    assert.equal(apps.status, 200);
+    assert.match(await apps.text(), /<a href="\/manage\/apps" aria-current="page">Apps<\/a>/);
+  });
 });

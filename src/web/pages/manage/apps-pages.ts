@@ -8,11 +8,11 @@ import { ValidationFailed } from '../../../errors.js';
 import { requestContext } from '../../../http/request-context.js';
 import { OIDC_SCOPES, type OidcClients } from '../../../oidc/oidc-clients.js';
 import { csrfInput, errorSummary, field, type FieldError, textField, titleWithErrors } from '../../forms.js';
-import { html } from '../../html.js';
+import { html, type SafeHtml } from '../../html.js';
 import type { WebKit } from '../../web-kit.js';
 
-export function appsPages(deps: { kit: WebKit; clients: OidcClients }) {
-  const { kit, clients } = deps;
+export function appsPages(deps: { kit: WebKit; clients: OidcClients; nav: SafeHtml }) {
+  const { kit, clients, nav } = deps;
 
   async function listPage(request: FastifyRequest, reply: FastifyReply, errors: FieldError[] = [], status = 200) {
     const list = await clients.list();
@@ -24,7 +24,7 @@ export function appsPages(deps: { kit: WebKit; clients: OidcClients }) {
     const scopeBoxes = OIDC_SCOPES.map(
       (s) => html`<label class="check"><input type="checkbox" name="scope_${s}" value="on"${s === 'offline_access' ? '' : html` checked`}> ${s}</label>`,
     );
-    const main = html`<h1>Apps</h1>
+    const main = html`${nav}<h1>Apps</h1>
 ${errorSummary(errors)}
 <p>The apps that sign people in with this service (OpenID Connect). See the guide in docs/oidc.md.</p>
 ${list.length === 0 ? html`<p>No app yet.</p>` : html`<table><caption>Registered apps</caption><thead><tr><th scope="col">Name</th><th scope="col">Client id</th><th scope="col">Kind</th><th scope="col">Scopes</th><th scope="col">Remove</th></tr></thead><tbody>${rows}</tbody></table>`}

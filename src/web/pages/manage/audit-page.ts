@@ -14,7 +14,7 @@ const TYPE_RE = /^[a-z0-9_.]{1,64}$/;
 
 export function auditPage(deps: ManageDeps) {
   const { kit, audit, users } = deps;
-  const nav = manageNav('audit', deps.outbox !== null);
+  const nav = manageNav('audit', { outbox: deps.outbox !== null, apps: deps.appsOn });
 
   return async (app: FastifyInstance) => {
     kit.get(app, '/manage/audit', async (request, reply) => {

@@ -27,6 +27,8 @@ export interface ManageDeps {
   outbox: DevOutbox | null;
   /** The service's public base URL (http/public-url.ts): only links to it are clickable in the outbox. */
   publicUrl: () => string | null;
+  /** Whether /manage/apps exists (the OpenID Connect provider is on): the navigation links it. */
+  appsOn: boolean;
 }
 
 export function managePages(deps: ManageDeps) {

@@ -6,12 +6,21 @@
 import type { AuditEvent, User } from '../../../store/store.js';
 import { html, type SafeHtml } from '../../html.js';
 
+/** Which admin pages exist beside the users and the audit log. */
+export interface ManageNavOn {
+  /** The development outbox (no SMTP server configured). */
+  outbox: boolean;
+  /** The OpenID Connect apps (the provider is on). */
+  apps: boolean;
+}
+
 /** The admin pages' own navigation, under the site's header. */
-export function manageNav(current: 'users' | 'audit' | 'outbox', outboxOn: boolean): SafeHtml {
+export function manageNav(current: 'users' | 'audit' | 'outbox' | 'apps', on: ManageNavOn): SafeHtml {
   const entries: { key: typeof current; href: string; label: string }[] = [
     { key: 'users', href: '/manage/users', label: 'Users' },
     { key: 'audit', href: '/manage/audit', label: 'Audit log' },
-    ...(outboxOn ? [{ key: 'outbox' as const, href: '/manage/outbox', label: 'Outbox' }] : []),
+    ...(on.apps ? [{ key: 'apps' as const, href: '/manage/apps', label: 'Apps' }] : []),
+    ...(on.outbox ? [{ key: 'outbox' as const, href: '/manage/outbox', label: 'Outbox' }] : []),
   ];
   const items = entries.map(
     (e) => html`<li><a href="${e.href}"${e.key === current ? html` aria-current="page"` : ''}>${e.label}</a></li>`,

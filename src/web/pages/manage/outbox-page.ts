@@ -37,7 +37,7 @@ export function linkify(text: string, base: string | null): SafeHtml {
 
 export function outboxPage(deps: ManageDeps) {
   const { kit, outbox, publicUrl } = deps;
-  const nav = manageNav('outbox', outbox !== null);
+  const nav = manageNav('outbox', { outbox: outbox !== null, apps: deps.appsOn });
 
   return async (app: FastifyInstance) => {
     kit.get(app, '/manage/outbox', async (request, reply) => {

@@ -22,7 +22,7 @@ import { isRole, ROLE_LABELS } from './users-list-pages.js';
 export function userPages(deps: ManageDeps) {
   const { kit, users, totp } = deps;
   const context = requestContext;
-  const { notFound, signedOut, detailsPage, confirmation } = createUserViews({ ...deps, outboxOn: deps.outbox !== null });
+  const { notFound, signedOut, detailsPage, confirmation } = createUserViews({ ...deps, navOn: { outbox: deps.outbox !== null, apps: deps.appsOn } });
 
   /** The admin and the user the URL names; null when a page (sign-in, 403, 404) is sent instead. */
   async function adminAndTarget(request: FastifyRequest, reply: FastifyReply): Promise<{ admin: User; user: User } | null> {

@@ -12,7 +12,7 @@ import { csrfInput, errorSummary, field, type FieldError, notice, titleWithError
 import { html, type SafeHtml } from '../../html.js';
 import { errorMain, webContext, type WebKit } from '../../web-kit.js';
 import { clearCookie } from '../../web-session.js';
-import { eventTable, ID_RE, manageNav, namesOf, pageOf, pager, queryParam, when, withQuery } from './manage-views.js';
+import { eventTable, ID_RE, manageNav, type ManageNavOn, namesOf, pageOf, pager, queryParam, when, withQuery } from './manage-views.js';
 import { ROLE_LABELS, roleSelect } from './users-list-pages.js';
 
 const EVENTS_PAGE_SIZE = 20;
@@ -100,9 +100,9 @@ export const removePasskeyStep = (user: User, passkey: Passkey): Step => ({
 
 export const userUrl = (user: User, done?: string) => withQuery(`/manage/users/${user.id}`, { done });
 
-export function createUserViews(deps: { kit: WebKit; users: UserService; audit: AuditLog; passkeys: PasskeyService; outboxOn: boolean }) {
+export function createUserViews(deps: { kit: WebKit; users: UserService; audit: AuditLog; passkeys: PasskeyService; navOn: ManageNavOn }) {
   const { kit, users, audit } = deps;
-  const nav = manageNav('users', deps.outboxOn);
+  const nav = manageNav('users', deps.navOn);
 
   function notFound(request: FastifyRequest, reply: FastifyReply) {
     return kit.render(request, reply, {

@@ -97,7 +97,7 @@ function userTable(users: readonly User[], filters: ListFilters): SafeHtml {
 
 export function usersListPages(deps: ManageDeps) {
   const { kit, users } = deps;
-  const nav = manageNav('users', deps.outbox !== null);
+  const nav = manageNav('users', { outbox: deps.outbox !== null, apps: deps.appsOn });
 
   function createForm(
     request: FastifyRequest,
