@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { signUp } from '../helpers/app.js';
+import { bearer, signUp } from '../helpers/app.js';
+import { createSoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { createClient, MiniBrowser, type OidcTestApp, startOidcApp } from './helpers.js';
 
 const CALLBACK = 'http://127.0.0.1:9/callback';
@@ -114,6 +115,55 @@ describe('OpenID Connect provider', () => {
     const callback = await browser.authorize(url.href);
     const tokens = await oidc.authorizationCodeGrant(trusted, new URL(callback), { pkceCodeVerifier: verifier });
     assert.equal(tokens.claims()?.sub, student.id);
+  });
+
+  it('signs a person in for an app with a passkey alone: no password typed, the same code and ID token', async () => {
+    // The passkey, added through the API (PUBLIC_URL is the origin; the RP ID its host).
+    const person = await signUp(t.app);
+    const authn = createSoftAuthenticator({ origin: t.origin, rpId: new URL(t.origin).hostname });
+    const begin = await t.app.inject({ method: 'POST', url: '/auth/passkeys/register/begin', headers: bearer(person.token), payload: {} });
+    assert.equal(begin.statusCode, 200, begin.body);
+    const added = await t.app.inject({
+      method: 'POST',
+      url: '/auth/passkeys/register/finish',
+      headers: bearer(person.token),
+      payload: { name: 'Phone', response: authn.register(begin.json()) },
+    });
+    assert.equal(added.statusCode, 201, added.body);
+
+    const config = await rp(await createClient(t, { name: 'Canteen', redirect_uris: [CALLBACK] }));
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: CALLBACK,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const browser = new MiniBrowser(t.origin);
+    const signInPage = await browser.follow(url.href);
+    assert.equal(new URL(signInPage.url).pathname, '/sign-in', 'the app sends a signed-out person to the sign-in page');
+    const next = new URL(signInPage.url).searchParams.get('next') ?? '';
+    assert.match(next, /^\/interaction\//);
+    // What the sign-in page's passkey island sends: JSON with the page's CSRF token.
+    const csrf = /(?:name="_csrf" value|data-csrf)="([^"]+)"/.exec(signInPage.body)?.[1] ?? '';
+    const island = (path: string, body: Record<string, unknown>) =>
+      browser.fetch(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: t.origin, 'sec-fetch-site': 'same-origin' },
+        body: JSON.stringify({ ...body, _csrf: csrf }),
+      });
+    const options = await island('/sign-in/passkey/options', {});
+    assert.equal(options.status, 200, await options.clone().text());
+    const signedIn = await island('/sign-in/passkey', { response: authn.authenticate((await options.json()) as Parameters<typeof authn.authenticate>[0]), next });
+    assert.equal(signedIn.status, 200, await signedIn.clone().text());
+    const { redirect } = (await signedIn.json()) as { redirect: string };
+    assert.equal(redirect, next, 'back to the app\'s sign-in request');
+    // From here the browser session is the person's: consent, then the app's callback with a code.
+    const callback = await browser.authorize(new URL(redirect, t.origin).href);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier });
+    assert.equal(tokens.claims()?.sub, person.id);
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, person.id);
+    assert.equal(info.email, person.body.email);
   });
 
   it('refuses a code used twice, and revokes the tokens issued for it', async () => {
