@@ -576,7 +576,9 @@ function parseOidc(
     problems.push(`OIDC_ISSUER must be an http(s) URL, e.g. https://app.example.com/oidc (got "${issuer}")`);
     return null;
   }
-  if (new URL(issuer).pathname !== '/oidc') problems.push(`OIDC_ISSUER must end in /oidc, where the provider is mounted (got "${issuer}")`);
+  // The provider is mounted at /oidc; a PUBLIC_URL with a path (a proxy that serves the service
+  // under /app and strips it) makes the issuer https://host/app/oidc, which is right.
+  if (!new URL(issuer).pathname.endsWith('/oidc')) problems.push(`OIDC_ISSUER must end in /oidc, where the provider is mounted (got "${issuer}")`);
   let rsaKeys: string | null = null;
   if (rsaFile !== undefined) {
     try {

@@ -265,3 +265,22 @@ describe('resolveSigningSecret', () => {
     assert.ok(!existsSync(dataDir), 'DATA_DIR is not even created');
   });
 });
+
+describe('the OpenID Connect issuer', () => {
+  const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', DATA_DIR: tmp, ...env });
+
+  it('is off without PUBLIC_URL or OIDC_ISSUER, and PUBLIC_URL + /oidc by default', () => {
+    assert.equal(load({}).oidc, null);
+    assert.equal(load({ PUBLIC_URL: 'https://auth.example.com/' }).oidc?.issuer, 'https://auth.example.com/oidc');
+  });
+
+  it('keeps the path of a PUBLIC_URL served under a prefix (a proxy strips /app): https://host/app/oidc', () => {
+    assert.equal(load({ PUBLIC_URL: 'https://auth.example.com/app/' }).oidc?.issuer, 'https://auth.example.com/app/oidc');
+    assert.equal(load({ OIDC_ISSUER: 'https://auth.example.com/app/oidc' }).oidc?.issuer, 'https://auth.example.com/app/oidc');
+  });
+
+  it('refuses an OIDC_ISSUER that does not end in /oidc, or is not http(s)', () => {
+    refuses({ OIDC_ISSUER: 'https://auth.example.com/sso' }, 'OIDC_ISSUER');
+    refuses({ OIDC_ISSUER: 'ftp://auth.example.com/oidc' }, 'OIDC_ISSUER');
+  });
+});
