@@ -10,6 +10,7 @@
  * the photo and text forms below it work without script.
  */
 import { dateWords, reasonWords, roleWords } from '../badge-words.js';
+import { type Decode, nativeQrDecoder, scriptQrDecoder } from './_qr-frame-decoder.js';
 
 interface Verdict {
   valid: boolean;
@@ -21,19 +22,6 @@ interface Verdict {
 }
 
 /** The text of the QR code in the video's current frame, or null. */
-type Decode = (video: HTMLVideoElement) => Promise<string | null>;
-
-// The Shape Detection API is not in TypeScript's DOM types yet.
-interface DetectedBarcode {
-  rawValue: string;
-}
-interface BarcodeDetectorType {
-  new (options: { formats: string[] }): { detect(source: HTMLVideoElement): Promise<DetectedBarcode[]> };
-  getSupportedFormats(): Promise<string[]>;
-}
-
-/** Frames for the JS decoder are scaled down to this side: plenty for a badge, and quick. */
-const MAX_SIDE = 800;
 /** At most one frame decoded every this many ms: the rest of the page stays responsive. */
 const FRAME_GAP_MS = 120;
 
@@ -66,49 +54,10 @@ function setUp(
     status.textContent = text;
   };
 
-  async function nativeDecoder(): Promise<Decode | null> {
-    const Detector = (window as unknown as { BarcodeDetector?: BarcodeDetectorType }).BarcodeDetector;
-    if (Detector === undefined) return null;
-    try {
-      if (!(await Detector.getSupportedFormats()).includes('qr_code')) return null;
-    } catch {
-      return null;
-    }
-    const detector = new Detector({ formats: ['qr_code'] });
-    return async (frame) => {
-      const found = await detector.detect(frame);
-      // Two badges in view: a checker must not pass whichever it happened to see first.
-      if (new Set(found.map((code) => code.rawValue)).size > 1) {
-        say('More than one code is in view: show one badge at a time.');
-        return null;
-      }
-      return found[0]?.rawValue ?? null;
-    };
-  }
-
-  async function scriptDecoder(): Promise<Decode> {
-    const { decode } = (await import(decoderUrl)) as { decode: (rgba: Uint8ClampedArray, width: number, height: number) => string | null };
-    const canvas = document.createElement('canvas');
-    const context = canvas.getContext('2d', { willReadFrequently: true });
-    if (context === null) throw new Error('no 2D canvas');
-    return async (frame) => {
-      const scale = Math.min(1, MAX_SIDE / Math.max(frame.videoWidth, frame.videoHeight));
-      const width = Math.round(frame.videoWidth * scale);
-      const height = Math.round(frame.videoHeight * scale);
-      if (width === 0 || height === 0) return null;
-      if (canvas.width !== width || canvas.height !== height) {
-        canvas.width = width;
-        canvas.height = height;
-      }
-      context.drawImage(frame, 0, 0, width, height);
-      return decode(context.getImageData(0, 0, width, height).data, width, height);
-    };
-  }
-
   async function pickDecoder(): Promise<Decode> {
-    const native = await nativeDecoder();
+    const native = await nativeQrDecoder(() => say('More than one code is in view: show one badge at a time.'));
     root.dataset.using = native === null ? 'jsqr' : 'barcode-detector';
-    return native ?? scriptDecoder();
+    return native ?? scriptQrDecoder(decoderUrl);
   }
 
   function stopCamera() {

@@ -6,6 +6,7 @@
  * back. The server verifies each one again (superseded, disabled, not on the roster: refused and
  * shown here), removes duplicates and accepts the scan's time only inside the session's window.
  */
+import { type Decode, nativeQrDecoder, scriptQrDecoder } from './_qr-frame-decoder.js';
 
 interface Jwk {
   kid?: string;
@@ -25,16 +26,11 @@ interface Result {
   username?: string;
   name?: string | null;
 }
-type Decode = (video: HTMLVideoElement) => Promise<string | null>;
-interface BarcodeDetectorType {
-  new (options: { formats: string[] }): { detect(source: HTMLVideoElement): Promise<{ rawValue: string }[]> };
-}
 
 const SIGNED_RE = /^(USER:([0-9a-f]{24})\|EMAIL:[^\r\n]+\|ROLE:(?:student|teacher|admin)\|IAT:\d{1,12}\|EXP:(\d{1,12})\|KID:([^|\s]{1,128}))\|SIG:([A-Za-z0-9_-]{86})$/;
 const KEYS_CACHE = 'authqr.jwks';
 const SAME_BADGE_PAUSE_MS = 5000;
 const SYNC_EVERY_MS = 10_000;
-const MAX_SIDE = 800;
 
 const root = document.getElementById('badge-scan');
 if (root !== null) void setUp(root);
@@ -196,24 +192,8 @@ async function setUp(root: HTMLElement) {
   }
 
   async function decoder(): Promise<Decode> {
-    const Detector = (window as unknown as { BarcodeDetector?: BarcodeDetectorType }).BarcodeDetector;
-    if (Detector !== undefined) {
-      const detector = new Detector({ formats: ['qr_code'] });
-      return async (frame) => (await detector.detect(frame))[0]?.rawValue ?? null;
-    }
-    const { decode } = (await import(root.dataset.decoder ?? '')) as { decode: (rgba: Uint8ClampedArray, w: number, h: number) => string | null };
-    const canvas = document.createElement('canvas');
-    const context = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D;
-    return async (frame) => {
-      const scale = Math.min(1, MAX_SIDE / Math.max(frame.videoWidth, frame.videoHeight));
-      const width = Math.round(frame.videoWidth * scale);
-      const height = Math.round(frame.videoHeight * scale);
-      if (width === 0 || height === 0) return null;
-      canvas.width = width;
-      canvas.height = height;
-      context.drawImage(frame, 0, 0, width, height);
-      return decode(context.getImageData(0, 0, width, height).data, width, height);
-    };
+    const native = await nativeQrDecoder(() => say('More than one badge is in view: show one at a time.'));
+    return native ?? scriptQrDecoder(root.dataset.decoder ?? '');
   }
 
   function stopCamera() {
