@@ -249,7 +249,7 @@ export async function buildApp(options: BuildOptions): Promise<AppParts> {
     scanner,
     attendance,
     passkeys,
-    oidc: oidc === null ? null : { provider: oidc.provider, clients: oidc.clients, store: store.oidc, audit },
+    oidc: oidc === null ? null : { provider: oidc.provider, clients: oidc.clients, consents: oidc.consents, audit },
   });
   unroutable.page = { wanted: wantsHtml, render: (request, reply) => web.notFound(request, reply) };
   app.setNotFoundHandler((request, reply) =>

@@ -8,6 +8,7 @@ import { deriveSecret, resolveKeySet } from '../auth/tokens/keys.js';
 import { loadConfig } from '../config.js';
 import { ValidationFailed } from '../errors.js';
 import { createOidcClients, OIDC_SCOPES } from '../oidc/oidc-clients.js';
+import { createOidcConsents } from '../oidc/oidc-consents.js';
 import { createOidcProvider } from '../oidc/oidc-provider.js';
 import { openStore } from '../store/open.js';
 
@@ -52,6 +53,7 @@ export async function clientsCommand(args: string[], options: ClientsOptions, ac
     const { provider, rsaAvailable } = createOidcProvider({
       issuer: config.oidc.issuer,
       store,
+      consents: createOidcConsents(store.oidc),
       keys,
       rsaKeys: config.oidc.rsaKeys,
       cookieSecret: deriveSecret(keys, 'oidc-cookies'),

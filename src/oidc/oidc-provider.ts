@@ -20,11 +20,13 @@ import type { Store, User } from '../store/store.js';
 import { cookieName } from '../web/web-session.js';
 import { createAdapterFactory, hashClientSecret } from './oidc-adapter.js';
 import { OIDC_SCOPES } from './oidc-clients.js';
-import { consentKey } from './oidc-consents.js';
+import type { OidcConsents } from './oidc-consents.js';
 
 export interface OidcProviderOptions {
   issuer: string;
   store: Store;
+  /** Consent remembered per person and client (oidc-consents.ts). */
+  consents: OidcConsents;
   keys: KeySet;
   /** Private RSA JWKs as JSON (OIDC_RSA_KEYS_FILE), or null. */
   rsaKeys: string | null;
@@ -192,10 +194,7 @@ export function createOidcProvider(options: OidcProviderOptions): { provider: Pr
       // The consent given now, the one this browser's session holds, or the one remembered for
       // this person and client (consent is per client, not per browser).
       let grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(client.clientId);
-      if (grantId === undefined) {
-        const remembered = await store.oidc.find('Consent', consentKey(accountId, client.clientId), new Date());
-        if (remembered !== null) grantId = (JSON.parse(remembered.payload) as { grantId: string }).grantId;
-      }
+      grantId ??= (await options.consents.grantOf(accountId, client.clientId)) ?? undefined;
       const grant = grantId === undefined ? undefined : await provider.Grant.find(grantId);
       if (grant !== undefined && grant.accountId === accountId && grant.clientId === client.clientId) return grant;
       if (client.trusted === true) {

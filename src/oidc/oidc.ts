@@ -9,6 +9,7 @@ import { deriveSecret, type KeySet } from '../auth/tokens/keys.js';
 import type { Config } from '../config.js';
 import type { Store } from '../store/store.js';
 import { createOidcClients } from './oidc-clients.js';
+import { createOidcConsents } from './oidc-consents.js';
 import { createOidcProvider } from './oidc-provider.js';
 import { oidcClientRoutes, oidcProviderRoutes } from './oidc-routes.js';
 
@@ -20,9 +21,11 @@ export function createOidc(deps: {
   sessions: SessionService;
   audit: AuditLog;
 }) {
+  const consents = createOidcConsents(deps.store.oidc);
   const { provider, rsaAvailable } = createOidcProvider({
     issuer: deps.oidc.issuer,
     store: deps.store,
+    consents,
     keys: deps.keys,
     rsaKeys: deps.oidc.rsaKeys,
     cookieSecret: deriveSecret(deps.keys, 'oidc-cookies'),
@@ -39,6 +42,7 @@ export function createOidc(deps: {
   return {
     provider,
     clients,
+    consents,
     providerRoutes: oidcProviderRoutes({ provider }),
     clientRoutes: (auth: Authenticator) => oidcClientRoutes({ clients, auth }),
   };

@@ -13,8 +13,8 @@ import type { InteractionDetails, Provider } from 'oidc-provider';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { requestContext } from '../../http/request-context.js';
 import type { ClientView, OidcClients } from '../../oidc/oidc-clients.js';
-import { consentKey } from '../../oidc/oidc-consents.js';
-import type { OidcStore, User } from '../../store/store.js';
+import type { OidcConsents } from '../../oidc/oidc-consents.js';
+import type { User } from '../../store/store.js';
 import { csrfInput, textField } from '../forms.js';
 import { html } from '../html.js';
 import { errorMain, webContext, type WebKit } from '../web-kit.js';
@@ -23,7 +23,7 @@ export interface OidcInteractionDeps {
   kit: WebKit;
   provider: Provider;
   clients: OidcClients;
-  store: OidcStore;
+  consents: OidcConsents;
   audit: AuditLog;
 }
 
@@ -34,8 +34,6 @@ const SCOPE_WORDS: Record<string, string> = {
   roles: 'Your role (student, teacher or admin)',
   offline_access: 'Stay connected when you are not using it',
 };
-
-const CONSENT_TTL_MS = 365 * 24 * 3600 * 1000;
 
 export function oidcInteractionPages(deps: OidcInteractionDeps) {
   const { kit, provider, clients } = deps;
@@ -79,15 +77,7 @@ export function oidcInteractionPages(deps: OidcInteractionDeps) {
     for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
     const grantId = await grant.save();
     // Remembered for this person and client, whichever browser asks next (oidc-consents.ts).
-    await deps.store.upsert({
-      model: 'Consent',
-      id: consentKey(user.id, client.clientId),
-      payload: JSON.stringify({ grantId }),
-      grantId: null,
-      userCode: null,
-      uid: null,
-      expiresAt: new Date(Date.now() + CONSENT_TTL_MS),
-    });
+    await deps.consents.remember(user.id, client.clientId, grantId);
     await deps.audit.record('oidc.consent_granted', { userId: user.id, context, detail: { client_id: client.clientId, scopes: missing.missingOIDCScope ?? [] } });
     return finish(request, reply, { consent: { grantId } }, client.name);
   }
