@@ -18,7 +18,6 @@ import { createReportService, type ReportService } from './reports.js';
 import { createEventStreams, type EventStreams } from './sse.js';
 
 export interface Attendance {
-  store: Store;
   courses: CourseService;
   checkins: CheckinService;
   reports: ReportService;
@@ -59,7 +58,6 @@ export async function createAttendance(deps: {
   const live = createLiveStreams({ store: deps.store, courses, checkins, bus, clock });
   const streams = createEventStreams();
   return {
-    store: deps.store,
     courses,
     checkins,
     reports,

@@ -51,12 +51,11 @@ export function sessionPages(deps: { kit: WebKit; attendance: Attendance; images
       const report = await reports.session(user, courseId, sessionId);
       const { course, session } = report;
       const state = sessionState(session, attendance.clock());
-      const checked = await attendance.store.attendance.listCheckins(session.id);
-      const byUser = new Map(checked.map((c) => [c.userId, c]));
-      const liveRows = checked.flatMap((c) => {
-        const row = report.rows.find((r) => r.user_id === c.userId);
-        return row === undefined ? [] : [liveRow({ ...row, full_name: row.name, status: c.status, method: c.method, flags: c.flags, at: c.at.toISOString(), note: c.note })];
-      });
+      // The report's rows with a check-in (`at`), in the order they came: the live list's first rows.
+      const checkedIn = report.rows.filter((r) => r.at !== null).sort((a, b) => (a.at as string).localeCompare(b.at as string));
+      const liveRows = checkedIn.map((r) =>
+        liveRow({ ...r, full_name: r.name, status: r.status as string, method: r.method as string, at: r.at as string }),
+      );
       const token = kit.csrfToken(request, reply);
       const marks = report.rows.map(
         (r) => html`<tr>
@@ -67,7 +66,7 @@ export function sessionPages(deps: { kit: WebKit; attendance: Attendance; images
       ${csrfInput(token)}
       <input type="hidden" name="user_id" value="${r.user_id}">
       <label class="visually-hidden" for="status-${r.user_id}">Mark ${r.name ?? r.username}</label>
-      <select id="status-${r.user_id}" name="status">${STATUSES.map((s) => html`<option value="${s}"${(byUser.get(r.user_id)?.status ?? 'present') === s ? html` selected` : ''}>${STATUS_WORDS[s]}</option>`)}</select>
+      <select id="status-${r.user_id}" name="status">${STATUSES.map((s) => html`<option value="${s}"${((r.at !== null ? r.status : null) ?? 'present') === s ? html` selected` : ''}>${STATUS_WORDS[s]}</option>`)}</select>
       <label class="visually-hidden" for="note-${r.user_id}">Note for ${r.name ?? r.username}</label>
       <input id="note-${r.user_id}" name="note" type="text" maxlength="500" placeholder="Note" value="${r.note ?? ''}">
       <button type="submit" class="secondary">Save<span class="visually-hidden"> the mark of ${r.name ?? r.username}</span></button>
@@ -142,8 +141,8 @@ ${notice('warning', html`<strong>Its codes stop working at once.</strong> Studen
       const user = teacher(request, reply);
       if (user === null) return reply;
       const { courseId, sessionId, base } = ids(request);
-      const { course, session } = await courses.session(user, courseId, sessionId);
-      const count = (await attendance.store.attendance.listCheckins(session.id)).filter((c) => c.status === 'present' || c.status === 'late').length;
+      const { course, session, rows } = await reports.session(user, courseId, sessionId);
+      const count = rows.filter((r) => r.status === 'present' || r.status === 'late').length;
       const code = codeSvg(session.secret, session.id, course.periodSeconds, request);
       const main = html`<section class="projector" id="projector" data-stream="${base}/stream?code=1" data-qr="${base}/qr.svg" aria-labelledby="projector-title">
   <div class="projector-head">
