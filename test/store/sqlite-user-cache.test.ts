@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteStore } from '../../src/store/sqlite/open-sqlite.js';
+import { mayChangeUsers, openSqliteStore } from '../../src/store/sqlite/open-sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { aUser } from './contract.js';
 
@@ -91,5 +91,57 @@ describe('SQLite user lookups stay current while cached', () => {
     const second = await store.findUserById(user.id);
     assert.equal(second?.role, user.role);
     assert.equal(second?.createdAt.toISOString(), user.createdAt.toISOString());
+  });
+});
+
+describe('which statements empty the SQLite user cache', () => {
+  it('writes to users, rollbacks, DDL and anything unknown do; reads, commits and other tables’ writes do not', () => {
+    const empties = [
+      'update "users" set "role" = ? where "id" = ?',
+      'delete from "users" where "id" = ?',
+      'insert into "users" ("id") values (?)',
+      'rollback',
+      'ROLLBACK TO SAVEPOINT sp1',
+      'create table "x" ("id" integer)',
+      'pragma foreign_keys = ON',
+      'with "t" as (select 1) update "users" set "role" = ?',
+      'update users set disabled = 1',
+      'replace into "users" ("id") values (?)',
+    ];
+    const keeps = [
+      'select "id" from "users" where "id" = ?',
+      'begin',
+      'commit',
+      'insert into "checkins" ("session_id") values (?)',
+      'update "sessions" set "revoked_at" = ? where "id" = ?',
+      'delete from "one_time_tokens" where "expires_at" < ?',
+      'insert into "users_archive" ("id") values (?)',
+    ];
+    for (const sql of empties) assert.equal(mayChangeUsers(sql), true, sql);
+    for (const sql of keeps) assert.equal(mayChangeUsers(sql), false, sql);
+  });
+
+  it('keeps cached users across writes to other tables (a login’s audit event, a check-in)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authqr-usercache-'));
+    const file = path.join(dir, 'app.db');
+    const store = openSqliteStore(file);
+    const other = new Database(file);
+    try {
+      await store.migrate();
+      const user = await store.insertUser(aUser());
+      await nextTurn();
+      assert.equal((await store.findUserById(user.id))?.role, user.role);
+      // Within one event-loop turn the cache answers without reading data_version again, so a
+      // commit by another connection shows in this turn only if a statement emptied the cache.
+      other.prepare('update users set role = ? where id = ?').run('teacher', user.id);
+      await store.audit.insert({ id: '6916d7000000000000000009', at: new Date(), type: 'test.event', userId: user.id, actorId: null, ip: null, userAgent: null, detail: null });
+      assert.equal((await store.findUserById(user.id))?.role, user.role, 'the audit insert kept the cached row');
+      await store.bumpTokenVersion(user.id);
+      assert.equal((await store.findUserById(user.id))?.role, 'teacher', 'a write to users empties the cache');
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -25,8 +25,18 @@ function translateError(error: unknown): unknown {
   return error;
 }
 
-/** Statements that cannot write: everything else empties the user cache. */
-const READ_ONLY_RE = /^\s*select\s/i;
+/**
+ * Statements that cannot change a user's row: reads, transaction starts and commits, and writes
+ * to any other table (no table's write reaches `users`: no triggers, and `users` references
+ * nothing). Everything else empties the user cache before it runs: writes to `users`, a rollback
+ * (a lookup between a transaction's statements may have kept a row the rollback undoes), DDL,
+ * pragmas, and any statement not recognised here. Before, every write emptied it, so each
+ * login's session insert or check-in's insert made the next requests read their users again.
+ */
+const KEEPS_USERS_RE = /^\s*(?:select\s|begin\b|commit\b|end\b|savepoint\s|release\s|(?:insert\s+into|update|delete\s+from)\s+"(?!users")\w+"\s)/i;
+
+/** Whether running `sql` may change a row of `users` (the user cache must be emptied first). */
+export const mayChangeUsers = (sql: string): boolean => !KEEPS_USERS_RE.test(sql);
 
 /** Distinct SQL texts kept prepared; the service issues a few dozen. */
 const STATEMENT_CACHE_SIZE = 500;
@@ -47,7 +57,7 @@ function withStatementCache(database: Database.Database, beforeWrite: () => void
       }
       return (sql: string) => {
         // Kysely runs each statement right after preparing it, synchronously: this is before it runs.
-        if (!READ_ONLY_RE.test(sql)) beforeWrite();
+        if (mayChangeUsers(sql)) beforeWrite();
         let statement = cache.get(sql);
         if (statement === undefined) {
           statement = target.prepare(sql);

@@ -3,9 +3,10 @@
  * disabled, deleted or logged-out user's token stops at once), and on SQLite that read was a
  * quarter of a small request's cost (bench/: `me`). A cached row is used only while nothing can
  * have changed it:
- * - any statement on this connection other than a `select` (insert, update, delete, begin,
- *   commit, rollback…) empties the cache before it runs (`invalidate`, called by the statement
- *   cache in open-sqlite.ts, through which every Kysely query is prepared);
+ * - any statement on this connection that may change a user's row (a write to `users`, a
+ *   rollback, DDL, anything not known to leave `users` alone: `mayChangeUsers` in
+ *   open-sqlite.ts) empties the cache before it runs (`invalidate`, called by the statement
+ *   cache there, through which every Kysely query is prepared);
  * - a commit by any other connection (the admin CLI, a second server process on the same file)
  *   changes `PRAGMA data_version`, which is read at the first lookup of each event-loop turn and
  *   empties the cache when it moved. Such a commit is therefore seen from the next turn on
