@@ -154,6 +154,32 @@ export function attendanceContract(name: string, open: () => Promise<Store>): vo
       assert.deepEqual(await store.attendance.otherUsersOfDevice(session.id, 'dev-1', s1!.id), []);
     });
 
+    it('writes a class’s concurrent check-ins, each answered once, even when one of them cannot be written', async () => {
+      const [teacher] = await users(1, 'teacher');
+      const students = await users(30);
+      const course = aCourse(teacher!.id);
+      await store.attendance.insertCourse(course);
+      const session = aSession(course.id);
+      await store.attendance.insertSession(session);
+      const first = aCheckin(session.id, students[0]!.id);
+      await store.attendance.insertCheckin(first);
+      // Arriving together (one batch on the SQL stores): 29 new, one seen before, one twice, and
+      // (SQL only: a foreign key) one into a session that does not exist.
+      const sql = !/mongo/i.test(name);
+      const tries = [
+        ...students.map((s) => aCheckin(session.id, s.id, { at: at('2030-01-07T09:05:00Z') })),
+        aCheckin(session.id, students[1]!.id, { at: at('2030-01-07T09:06:00Z') }),
+        ...(sql ? [aCheckin(newId(), students[2]!.id)] : []),
+      ];
+      const results = await Promise.allSettled(tries.map((c) => store.attendance.insertCheckin(c)));
+      const answers = results.map((r) => (r.status === 'fulfilled' ? r.value : null));
+      assert.deepEqual(answers[0], { inserted: false, existing: first });
+      for (let i = 1; i < 30; i++) assert.deepEqual(answers[i], { inserted: true, checkin: tries[i] }, `student ${i}`);
+      assert.deepEqual(answers[30], { inserted: false, existing: tries[1] });
+      if (sql) assert.equal(results[31]?.status, 'rejected');
+      assert.equal((await store.attendance.listCheckins(session.id)).length, 30);
+    });
+
     it('overwrites with a manual mark and lists a course\'s and a student\'s check-ins', async () => {
       const [teacher] = await users(1, 'teacher');
       const [s1, s2] = await users(2);

@@ -160,6 +160,68 @@ export function createSqlAttendanceStore(
       return row === undefined ? null : rowToCheckin(row);
     });
 
+  /**
+   * Check-ins are written in batches: those that reach the store in one event-loop turn (a class
+   * scanning the projector at once) go into one multi-row INSERT, one statement and one commit
+   * instead of one each (on SQLite a commit per row was most of a check-in's database time; on
+   * PostgreSQL it is one round trip for the batch). The statement is atomic, so a batch is either
+   * all written or not at all; should it fail (a session deleted meanwhile breaks its foreign
+   * key), each check-in of the batch is tried again alone and gets its own answer.
+   */
+  type Pending = { checkin: Checkin; resolve: (inserted: boolean) => void; reject: (error: unknown) => void };
+  const pending: Pending[] = [];
+  const keyOf = (sessionId: string, userId: string) => `${sessionId} ${userId}`;
+  const insertRows = async (checkins: Checkin[]) =>
+    new Set(
+      (
+        await db
+          .insertInto('checkins')
+          .values(checkins.map(checkinRow))
+          .onConflict((oc) => oc.columns(['session_id', 'user_id']).doNothing())
+          .returning(['session_id', 'user_id'])
+          .execute()
+      ).map((r) => keyOf(r.session_id, r.user_id)),
+    );
+  async function flushCheckins() {
+    const batch = pending.splice(0, pending.length);
+    if (batch.length === 0) return;
+    // A student twice in one batch (a double tap): the first is inserted; the others then find
+    // it (or share the first's error).
+    const firsts = new Map<string, Pending>();
+    const repeats = new Map<string, Pending[]>();
+    for (const item of batch) {
+      const key = keyOf(item.checkin.sessionId, item.checkin.userId);
+      if (firsts.has(key)) repeats.set(key, [...(repeats.get(key) ?? []), item]);
+      else firsts.set(key, item);
+    }
+    const settle = (key: string, item: Pending, outcome: { inserted: boolean } | { error: unknown }) => {
+      for (const waiting of [item, ...(repeats.get(key) ?? [])]) {
+        if ('error' in outcome) waiting.reject(outcome.error);
+        else waiting.resolve(waiting === item && outcome.inserted);
+      }
+    };
+    try {
+      const inserted = await run(() => insertRows([...firsts.values()].map((p) => p.checkin)));
+      for (const [key, item] of firsts) settle(key, item, { inserted: inserted.has(key) });
+    } catch {
+      await Promise.all(
+        [...firsts].map(([key, item]) =>
+          run(() => insertRows([item.checkin])).then(
+            (inserted) => settle(key, item, { inserted: inserted.size > 0 }),
+            (error: unknown) => settle(key, item, { error }),
+          ),
+        ),
+      );
+    }
+  }
+  /** Rows per batch: 10 parameters each, far below SQLite's bound-parameter limit. */
+  const CHECKIN_BATCH = 200;
+  const insertBatched = (checkin: Checkin) =>
+    new Promise<boolean>((resolve, reject) => {
+      if (pending.push({ checkin, resolve, reject }) === 1) setImmediate(() => void flushCheckins());
+      else if (pending.length >= CHECKIN_BATCH) void flushCheckins();
+    });
+
   return {
     insertCourse(course) {
       return run(async () => {
@@ -380,15 +442,7 @@ export function createSqlAttendanceStore(
     },
 
     async insertCheckin(checkin) {
-      const inserted = await run(() =>
-        db
-          .insertInto('checkins')
-          .values(checkinRow(checkin))
-          .onConflict((oc) => oc.columns(['session_id', 'user_id']).doNothing())
-          .returning('user_id')
-          .executeTakeFirst(),
-      );
-      if (inserted !== undefined) return { inserted: true, checkin };
+      if (await insertBatched(checkin)) return { inserted: true, checkin };
       const existing = await findCheckin(checkin.sessionId, checkin.userId);
       // Deleted between the two statements (its session or user went): nothing to compare with.
       if (existing === null) return { inserted: true, checkin };
