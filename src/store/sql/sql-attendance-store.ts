@@ -4,7 +4,7 @@
  * its own files. "One check-in per student and session" is the primary key of `checkins`: two
  * instances racing to record the same scan cannot both insert.
  */
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import type {
   AttendanceSession,
   AttendanceStore,
@@ -171,17 +171,25 @@ export function createSqlAttendanceStore(
   type Pending = { checkin: Checkin; resolve: (inserted: boolean) => void; reject: (error: unknown) => void };
   const pending: Pending[] = [];
   const keyOf = (sessionId: string, userId: string) => `${sessionId} ${userId}`;
-  const insertRows = async (checkins: Checkin[]) =>
-    new Set(
-      (
-        await db
-          .insertInto('checkins')
-          .values(checkins.map(checkinRow))
-          .onConflict((oc) => oc.columns(['session_id', 'user_id']).doNothing())
-          .returning(['session_id', 'user_id'])
-          .execute()
-      ).map((r) => keyOf(r.session_id, r.user_id)),
-    );
+  // The batch's statement text, by its number of rows: Kysely builds it once per size (building
+  // it each time was ~45 µs for one row, ~170 µs for fifty), and each batch binds its values.
+  const insertTexts = new Map<number, string>();
+  const insertRows = async (checkins: Checkin[]) => {
+    const rows = checkins.map(checkinRow);
+    let text = insertTexts.get(rows.length);
+    if (text === undefined) {
+      text = db
+        .insertInto('checkins')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['session_id', 'user_id']).doNothing())
+        .returning(['session_id', 'user_id'])
+        .compile().sql;
+      insertTexts.set(rows.length, text);
+    }
+    // Every row has checkinRow's keys in checkinRow's order: the columns Kysely wrote, in order.
+    const result = await db.executeQuery<{ session_id: string; user_id: string }>(CompiledQuery.raw(text, rows.flatMap((row) => Object.values(row))));
+    return new Set(result.rows.map((r) => keyOf(r.session_id, r.user_id)));
+  };
   async function flushCheckins() {
     const batch = pending.splice(0, pending.length);
     if (batch.length === 0) return;
