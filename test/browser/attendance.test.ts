@@ -85,10 +85,19 @@ describe('classroom attendance in a browser', { skip: browserSkip }, () => {
       await page.getByLabel('Name', { exact: true }).fill('Physics 101');
       await page.getByRole('button', { name: 'Create the course' }).click();
       await page.getByRole('heading', { name: /Physics 101/ }).waitFor();
-      const names = ['ana', 'boris', 'chen', 'dora'].map((n) => people[n]!.email).join('\n');
-      await page.getByLabel('Add students').fill(names);
+      // Two students from a CSV file read into the box (the file chooser's island), two pasted.
+      const chooser = page.getByLabel('Or read a CSV file into the box');
+      await chooser.setInputFiles({ name: 'too-big.csv', mimeType: 'text/csv', buffer: Buffer.alloc(300 * 1024, 'a') });
+      await page.getByText('"too-big.csv" is larger than 256 KiB').waitFor();
+      const rosterCsv = `email,name\r\n${['ana', 'boris'].map((n) => `${people[n]!.email},${n}`).join('\r\n')}\r\n`;
+      await chooser.setInputFiles({ name: 'roster.csv', mimeType: 'text/csv', buffer: Buffer.from(rosterCsv) });
+      await page.getByText('"roster.csv" read: 3 lines in the box above.').waitFor();
+      assert.equal(await page.getByLabel('Add students').inputValue(), rosterCsv.replaceAll('\r\n', '\n'), 'the file, in the box (a textarea value has LF line ends)');
       await page.getByRole('button', { name: 'Add to the roster' }).click();
-      await page.getByText('Added 4 to the roster.').waitFor();
+      await page.getByText('Added 2 to the roster.').waitFor();
+      await page.getByLabel('Add students').fill(['chen', 'dora'].map((n) => people[n]!.email).join('\n'));
+      await page.getByRole('button', { name: 'Add to the roster' }).click();
+      await page.getByText('Added 2 to the roster.').waitFor();
       await visit(page, 'attendance-course');
       await page.getByLabel('Session name').fill('Monday lecture');
       await page.getByRole('button', { name: 'Start a session now' }).click();

@@ -103,7 +103,10 @@ describe('attendance pages', () => {
     assert.equal(created.statusCode, 303);
     courseUrl = String(created.headers.location);
     assert.match(courseUrl, /^\/teach\/[0-9a-f]{24}$/);
-    await teacher.get(courseUrl);
+    const coursePage = await teacher.get(courseUrl);
+    // The CSV file chooser: hidden until its island (which reads the file into the box) runs.
+    assert.match(coursePage.body, /<div class="field" data-roster-file data-fills="f-students" data-max-bytes="262144" hidden>/);
+    assert.match(coursePage.body, /<script type="module" src="\/assets\/roster-file-[\w-]+\.js"><\/script>/);
     const refused = await teacher.post(`${courseUrl}/roster`, { students: `${studentBody.email}\nnobody@example.com` });
     assert.equal(refused.statusCode, 400);
     assert.match(refused.body, /line 2 &quot;nobody@example.com&quot;/);

@@ -1,11 +1,12 @@
 /**
  * The teacher's course pages: /teach (my courses, a new course), /teach/{course} (its sessions,
- * starting one now, its roster and adding students by pasting names or a CSV). The JSON API
+ * starting one now, its roster and adding students by pasting names or a CSV, or reading a CSV
+ * file into the box: islands/roster-file.ts). The JSON API
  * keeps /courses; these pages call the same services (attendance/course-service.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Attendance } from '../../../attendance/attendance.js';
-import { sessionState } from '../../../attendance/course-service.js';
+import { ROSTER_CSV_MAX_BYTES, sessionState } from '../../../attendance/course-service.js';
 import { AppError } from '../../../errors.js';
 import type { User } from '../../../store/store.js';
 import { csrfInput, field, notice, textField } from '../../forms.js';
@@ -14,6 +15,7 @@ import { errorMain, type WebKit } from '../../web-kit.js';
 import { dayWords } from './attendance-views.js';
 
 const ID_RE = /^[0-9a-f]{24}$/;
+const ROSTER_ISLAND = ['roster-file.js'];
 
 export function teachPages(deps: { kit: WebKit; attendance: Attendance }) {
   const { kit, attendance } = deps;
@@ -74,11 +76,16 @@ ${message === null ? '' : notice(message.kind, message.text)}
       <p class="hint" id="f-students-hint">Emails or usernames, one a line, or paste a CSV with an "email" or "username" column. Nothing is added if any name is unknown.</p>
       <textarea id="f-students" name="students" rows="5" aria-describedby="f-students-hint" required></textarea>
     </div>
+    <div class="field" data-roster-file data-fills="f-students" data-max-bytes="${ROSTER_CSV_MAX_BYTES}" hidden>
+      <label for="f-students-file">Or read a CSV file into the box</label>
+      <input type="file" id="f-students-file" accept=".csv,.txt,text/csv,text/plain">
+      <p class="hint" role="status"></p>
+    </div>
     <div class="actions"><button type="submit">Add to the roster</button></div>
   </form>
   ${roster.length === 0 ? '' : html`<div class="table-wrap"><table><caption class="visually-hidden">Students of ${course.name}</caption><thead><tr><th scope="col">Name</th><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Note</th></tr></thead><tbody>${rosterRows}</tbody></table></div>`}
 </section>`;
-    return kit.render(request, reply, { title: course.name, main, wide: true, status });
+    return kit.render(request, reply, { title: course.name, main, wide: true, status, islands: ROSTER_ISLAND });
   }
 
   return async (app: FastifyInstance) => {
