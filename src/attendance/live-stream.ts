@@ -1,7 +1,8 @@
 /**
  * A teacher's live view of a session as a stream of events, for server-sent events (the API's
  * and the pages'): a snapshot on connect (read after subscribing, so nothing falls between), each
- * check-in or mark as it happens on any instance, the session's end, and for the projector the
+ * check-in or mark as it happens on any instance, the session's end (ended by the teacher, or its
+ * scheduled end passing), and for the projector the
  * rotating code at each step boundary, computed here: the projector never computes it.
  */
 import type { Store, User } from '../store/store.js';
@@ -38,6 +39,9 @@ export interface LiveStreams {
   ): Promise<() => void>;
 }
 
+/** The longest wait between two looks at whether a session's scheduled end has come. */
+const END_RECHECK_MS = 60_000;
+
 export const checkinLink = (linkBase: string, sessionId: string, code: string) =>
   `${linkBase}/attend/${sessionId}?c=${encodeURIComponent(code)}`;
 
@@ -69,11 +73,13 @@ export function createLiveStreams(deps: {
       const present = new Set<string>();
       const counted = (row: LiveCheckin) => row.status === 'present' || row.status === 'late';
       let timer: NodeJS.Timeout | undefined;
+      let endTimer: NodeJS.Timeout | undefined;
       let closed = false;
       const close = () => {
         closed = true;
         unsubscribe();
         if (timer !== undefined) clearTimeout(timer);
+        if (endTimer !== undefined) clearTimeout(endTimer);
       };
       const unsubscribe = bus.subscribe(session.id, (event) => {
         if (closed) return;
@@ -103,6 +109,20 @@ export function createLiveStreams(deps: {
         close();
         return close;
       }
+
+      // The scheduled end, by the server's clock: nobody has to press "End" for the lists and the
+      // projector to learn it. Re-checked at least every minute (a clock moved by tests).
+      const watchEnd = () => {
+        if (closed) return;
+        const left = session.endsAt.getTime() - clock().getTime();
+        if (left <= 0) {
+          send({ event: 'ended', data: { count: present.size } });
+          close();
+          return;
+        }
+        endTimer = setTimeout(watchEnd, Math.min(left + 20, END_RECHECK_MS));
+      };
+      watchEnd();
 
       if (options.code) {
         const tick = () => {

@@ -236,6 +236,26 @@ describe('attendance: the live stream (server-sent events)', () => {
     assert.equal(names.at(-1), 'ended');
   });
 
+  it('ends the stream when the session reaches its scheduled end, with nobody pressing End', { timeout: 10_000 }, async () => {
+    const a = await person();
+    const { courseId } = await liveCourse(t, teacher, [a]);
+    const now = Date.now();
+    const scheduled = await json(t.app, 'POST', `/courses/${courseId}/sessions`, teacher, {
+      starts_at: new Date(now - 60_000).toISOString(),
+      ends_at: new Date(now + 600).toISOString(),
+    });
+    assert.equal(scheduled.status, 201);
+    const events = await readEvents(`/courses/${courseId}/sessions/${String(scheduled.body.id)}/events`, teacher, (list) =>
+      list.some((e) => e.event === 'ended'),
+    );
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['snapshot', 'ended'],
+    );
+    assert.equal(events[0]?.data.state, 'live');
+    assert.ok(Date.now() >= now + 600, 'not before the scheduled end');
+  });
+
   it("answers 404 before streaming anything for a course that is not the teacher's", async () => {
     const { courseId, sessionId } = await liveCourse(t, teacher, []);
     const other = await person('teacher');
