@@ -196,6 +196,8 @@ describe('signed QR badges', () => {
     it("refuses a badge whose role changed since issue; GET then shows one stating the new role", async () => {
       const bob = await signUp(t.app);
       const issued = (await generate(bob.token)).data;
+      // Read back once before the change: the badge signed for GET is kept, and must not outlive it.
+      assert.equal((await t.app.inject({ url: `/qr/${bob.id}`, headers: bearer(admin.token) })).json().data, issued);
       await t.store.updateUser(bob.id, { role: 'teacher' });
       const verdict = await verifyBadge(issued);
       assert.equal(verdict.reason, 'role_changed');
