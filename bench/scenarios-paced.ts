@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { pacedProbe, type ProbeResult } from './paced-probe.js';
 import { REPO_ROOT } from './processes.js';
 import type { BenchContext } from './scenarios.js';
-import { login, parallelCeiling, times } from './scenarios.js';
+import { ceilingAround, login, parallelCeiling, times } from './scenarios.js';
 import { SEED_PASSWORD } from './seed.js';
 import { benchImages } from './scan-photos.js';
 
@@ -93,14 +93,17 @@ export async function meDuringScans(ctx: BenchContext): Promise<void> {
 /**
  * Issue 17 parts 1 and 5 in one run: the probe's p99 during a login flood from another process,
  * and the logins a second of that flood against the parallel-hash ceiling measured in-process
- * just before (the bench process idles while the flood runs: its hash threads are quiet then).
+ * before and right after (the bench process idles while the flood runs: its hash threads are
+ * quiet then).
  */
 export async function mePacedDuringLogin(ctx: BenchContext): Promise<void> {
-  const { cores, perSecond: ceiling } = await parallelCeiling(ctx);
+  const before = await parallelCeiling(ctx);
+  const { cores } = before;
   const users = ctx.seed.firstLegacy - 10;
   const logins = await probeAround(ctx, 'me-paced-during-login', [
     '--kind', 'login', '--first', '10', '--users', String(users), '--password', SEED_PASSWORD, '--connections', String(LOGIN_FLOOD_CONNECTIONS),
   ]);
+  const ceiling = (await ceilingAround(before)).perSecond;
   const ok = logins.answers?.['200'] ?? 0;
   const rate = ((logins.perSecond ?? 0) * ok) / Math.max(1, logins.requests ?? 0);
   ctx.rows.push({
