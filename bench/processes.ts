@@ -136,6 +136,16 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * CPU time of a process's main thread (its event loop, for Node) and of all its other threads
+ * together (workers, libuv and V8 helpers, and threads that have exited), in ms.
+ */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const main = (Number(fields[11]) + Number(fields[12])) * 10;
+  return { main, others: cpuMs(pid) - main };
+}
+
 /** VmRSS of a process, in MB. */
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -77,6 +77,9 @@ function noteLoad(when: string, judge = true): void {
   report.notes.push(`load average ${when}: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}${busy ? ' — the machine is busy with other work: numbers are unreliable' : ''}`);
 }
 
+/** When an untouched service's memory counts as idle (see the rss rows). */
+const IDLE_RSS_AFTER_MS = 12_000;
+
 async function main(): Promise<void> {
   noteLoad('at start (before the build)');
   build();
@@ -96,9 +99,21 @@ async function main(): Promise<void> {
   );
 
   if (selected.has('rss')) {
-    await new Promise((r) => setTimeout(r, 1000));
+    const healthy = performance.now();
+    const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, healthy + ms - performance.now())));
+    await sleepUntil(1000);
+    const early = rssMb(service.pid);
+    // Start-up leaves V8's young generation grown (~12 MB committed, ~3 MB used); its memory
+    // reducer gives that back about 8 s later when the process stays idle. Idle is after that.
+    await sleepUntil(IDLE_RSS_AFTER_MS);
     const idle = rssMb(service.pid);
-    report.rows.push({ scenario: 'rss idle', target: '≤ 80 MB', measured: `${idle.toFixed(1)} MB`, pass: idle <= 80 });
+    report.rows.push({ scenario: 'rss 1 s after healthy', measured: `${early.toFixed(1)} MB` });
+    report.rows.push({
+      scenario: `rss idle (${IDLE_RSS_AFTER_MS / 1000} s after healthy)`,
+      target: '≤ 80 MB',
+      measured: `${idle.toFixed(1)} MB`,
+      pass: idle <= 80,
+    });
   }
 
   const tokens = { me: await s.login(service.url, seed.email(1)), admin: await s.login(service.url, seed.admin.email) };

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { pacedProbe, type ProbeResult } from './paced-probe.js';
-import { REPO_ROOT } from './processes.js';
+import { cpuMs, REPO_ROOT, threadCpuMs } from './processes.js';
 import type { BenchContext } from './scenarios.js';
 import { ceilingAround, login, parallelCeiling, times } from './scenarios.js';
 import { SEED_PASSWORD } from './seed.js';
@@ -43,7 +43,7 @@ interface LoadSummary {
  * The probe idle, then during the load (started RAMP_MS before, so the service is busy from the
  * probe's first request). Pushes the idle row and the judged row; returns the load's summary.
  */
-async function probeAround(ctx: BenchContext, scenario: string, args: string[]): Promise<LoadSummary> {
+async function probeAround(ctx: BenchContext, scenario: string, args: string[]): Promise<LoadSummary & { cpu: WindowCpu }> {
   const probe = { url: `${ctx.service.url}/users/me`, headers: { authorization: `Bearer ${ctx.tokens.me}` } };
   await pacedProbe({ ...probe, count: 150 }); // warm-up, not recorded
   const idle = await pacedProbe(probe);
@@ -52,8 +52,17 @@ async function probeAround(ctx: BenchContext, scenario: string, args: string[]):
   // Bounded: the load stops by itself after the probe's ten seconds and a margin, or at SIGTERM.
   const load = startLoad([...args, '--url', ctx.service.url, '--seconds', '30']);
   await new Promise((resolve) => setTimeout(resolve, RAMP_MS));
+  const loadPid = load.child.pid as number;
+  const cpu0 = { service: threadCpuMs(ctx.service.pid), load: cpuMs(loadPid), probe: process.cpuUsage(), at: performance.now() };
   const during = await pacedProbe(probe);
-  if (load.child.exitCode === null) process.kill(load.child.pid as number, 'SIGTERM');
+  const cpu: WindowCpu = {
+    seconds: (performance.now() - cpu0.at) / 1000,
+    eventLoop: threadCpuMs(ctx.service.pid).main - cpu0.service.main,
+    serviceOthers: threadCpuMs(ctx.service.pid).others - cpu0.service.others,
+    load: cpuMs(loadPid) - cpu0.load,
+    probe: (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu0.probe)),
+  };
+  if (load.child.exitCode === null) process.kill(loadPid, 'SIGTERM');
   const summary = JSON.parse((await load.result) || '{}') as LoadSummary;
 
   const ratio = during.p99 / idle.p99;
@@ -65,7 +74,16 @@ async function probeAround(ctx: BenchContext, scenario: string, args: string[]):
     measured: `${times(ratio)}; ${probeNote(during)}`,
     pass: ratio <= 3 && during.failures === 0,
   });
-  return summary;
+  return { ...summary, cpu };
+}
+
+/** CPU time (ms) each party used while the probe ran under load. */
+interface WindowCpu {
+  seconds: number;
+  eventLoop: number;
+  serviceOthers: number;
+  load: number;
+  probe: number;
 }
 
 const answersNote = (summary: LoadSummary) =>
@@ -112,5 +130,16 @@ export async function mePacedDuringLogin(ctx: BenchContext): Promise<void> {
     target: `≥ 0.90 × ${cores} at a time = ${(0.9 * ceiling).toFixed(1)}/s`,
     measured: `${times(rate / ceiling)} of ${ceiling.toFixed(1)}/s; ${LOGIN_FLOOD_CONNECTIONS} connections: ${answersNote(logins)}`,
     pass: rate >= 0.9 * ceiling,
+  });
+  // Where the CPU went while the probe ran: per login, and the rate the cores allow with it.
+  const { cpu } = logins;
+  const perLogin = (ms: number) => ms / Math.max(1, rate * cpu.seconds);
+  const total = perLogin(cpu.eventLoop + cpu.serviceOthers + cpu.load + cpu.probe);
+  const allowed = (cores * 1000) / total;
+  ctx.rows.push({
+    scenario: '    CPU a login',
+    measured:
+      `service event loop ${perLogin(cpu.eventLoop).toFixed(2)} ms (the probe's answers included), other service threads (hashing) ${perLogin(cpu.serviceOthers).toFixed(2)} ms, ` +
+      `flood process ${perLogin(cpu.load).toFixed(2)} ms, probe ${perLogin(cpu.probe).toFixed(2)} ms: ${cores} cores allow ${allowed.toFixed(0)}/s = ${times(allowed / ceiling)} of ${cores} at a time`,
   });
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { load, type LoadOptions, type LoadResult } from './http.js';
 import { argon2HashTimes, argon2Throughput, median } from './micro.js';
-import { type Child, cpuMs, spawnService, waitFor200 } from './processes.js';
+import { type Child, cpuMs, spawnService, threadCpuMs, waitFor200 } from './processes.js';
 import type { Row } from './report.js';
 import { SEED_PASSWORD, type SeededDatabase } from './seed.js';
 
@@ -254,7 +254,12 @@ export async function loginScenario(ctx: BenchContext): Promise<void> {
   const formula = await loginCeiling(ctx);
   const before = await parallelCeiling(ctx);
   const { cores } = before;
-  const r = await load(loginLoad(ctx, ctx.seconds));
+  // The warm-up run apart, so the CPU counted below is the measured run's alone.
+  await load({ ...loginLoad(ctx, 1), warmupSeconds: 0 });
+  const service0 = threadCpuMs(ctx.service.pid);
+  const client0 = process.cpuUsage();
+  const r = await load({ ...loginLoad(ctx, ctx.seconds), warmupSeconds: 0 });
+  const cpu = loginCpu(r.requests, service0, threadCpuMs(ctx.service.pid), process.cpuUsage(client0));
   const ceiling = await ceilingAround(before);
   const parallel = ceiling.perSecond;
   ctx.rows.push({
@@ -273,6 +278,28 @@ export async function loginScenario(ctx: BenchContext): Promise<void> {
     measured: `${times(r.rps / parallel)} of ${cores} at a time; ${times(r.rps / formula)} of cores÷hash (hash ${ms.toFixed(1)} ms)`,
     pass: r.rps >= 0.9 * parallel,
   });
+  // Where a login's CPU goes, and the rate the cores allow with it: the floor of this row.
+  const allowed = (cores * 1000) / cpu.total;
+  ctx.rows.push({
+    scenario: '  CPU a login',
+    measured:
+      `service event loop ${cpu.eventLoop.toFixed(2)} ms, other service threads (hashing) ${cpu.others.toFixed(2)} ms, ` +
+      `load generator ${cpu.client.toFixed(2)} ms: ${cores} cores allow ${allowed.toFixed(0)}/s = ${times(allowed / parallel)} of ${cores} at a time`,
+  });
+}
+
+/** CPU time per request (ms) of the service's event loop, its other threads, and this process (the load generator). */
+function loginCpu(
+  requests: number,
+  before: { main: number; others: number },
+  after: { main: number; others: number },
+  client: NodeJS.CpuUsage,
+): { eventLoop: number; others: number; client: number; total: number } {
+  const n = Math.max(1, requests);
+  const eventLoop = (after.main - before.main) / n;
+  const others = (after.others - before.others) / n;
+  const clientMs = (client.user + client.system) / 1000 / n;
+  return { eventLoop, others, client: clientMs, total: eventLoop + others + clientMs };
 }
 
 export async function register(ctx: BenchContext): Promise<void> {
