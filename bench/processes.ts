@@ -131,8 +131,11 @@ export async function waitFor200(target: Child, pathname: string, since = perfor
 }
 
 /** CPU time (user + system, all threads) a process has used so far, in ms (/proc, 10 ms ticks). */
-export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+export const cpuMs = (pid: number): number => statCpuMs(`/proc/${pid}/stat`);
+
+/** utime + stime of a /proc stat file (a process's, or one thread's under task/), in ms. */
+function statCpuMs(file: string): number {
+  const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
@@ -141,8 +144,7 @@ export function cpuMs(pid: number): number {
  * together (workers, libuv and V8 helpers, and threads that have exited), in ms.
  */
 export function threadCpuMs(pid: number): { main: number; others: number } {
-  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const main = (Number(fields[11]) + Number(fields[12])) * 10;
+  const main = statCpuMs(`/proc/${pid}/task/${pid}/stat`);
   return { main, others: cpuMs(pid) - main };
 }
 

@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { pacedProbe, type ProbeResult } from './paced-probe.js';
 import { cpuMs, REPO_ROOT, threadCpuMs } from './processes.js';
 import type { BenchContext } from './scenarios.js';
-import { ceilingAround, login, parallelCeiling, times } from './scenarios.js';
+import { ceilingAround, cpuPerLoginRow, login, parallelCeiling, times } from './scenarios.js';
 import { SEED_PASSWORD } from './seed.js';
 import { benchImages } from './scan-photos.js';
 
@@ -55,10 +55,11 @@ async function probeAround(ctx: BenchContext, scenario: string, args: string[]):
   const loadPid = load.child.pid as number;
   const cpu0 = { service: threadCpuMs(ctx.service.pid), load: cpuMs(loadPid), probe: process.cpuUsage(), at: performance.now() };
   const during = await pacedProbe(probe);
+  const service = threadCpuMs(ctx.service.pid);
   const cpu: WindowCpu = {
     seconds: (performance.now() - cpu0.at) / 1000,
-    eventLoop: threadCpuMs(ctx.service.pid).main - cpu0.service.main,
-    serviceOthers: threadCpuMs(ctx.service.pid).others - cpu0.service.others,
+    eventLoop: service.main - cpu0.service.main,
+    serviceOthers: service.others - cpu0.service.others,
     load: cpuMs(loadPid) - cpu0.load,
     probe: (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu0.probe)),
   };
@@ -133,13 +134,12 @@ export async function mePacedDuringLogin(ctx: BenchContext): Promise<void> {
   });
   // Where the CPU went while the probe ran: per login, and the rate the cores allow with it.
   const { cpu } = logins;
-  const perLogin = (ms: number) => ms / Math.max(1, rate * cpu.seconds);
-  const total = perLogin(cpu.eventLoop + cpu.serviceOthers + cpu.load + cpu.probe);
-  const allowed = (cores * 1000) / total;
-  ctx.rows.push({
-    scenario: '    CPU a login',
-    measured:
-      `service event loop ${perLogin(cpu.eventLoop).toFixed(2)} ms (the probe's answers included), other service threads (hashing) ${perLogin(cpu.serviceOthers).toFixed(2)} ms, ` +
-      `flood process ${perLogin(cpu.load).toFixed(2)} ms, probe ${perLogin(cpu.probe).toFixed(2)} ms: ${cores} cores allow ${allowed.toFixed(0)}/s = ${times(allowed / ceiling)} of ${cores} at a time`,
-  });
+  ctx.rows.push(
+    cpuPerLoginRow('    CPU a login', rate * cpu.seconds, [
+      ["service event loop (the probe's answers included)", cpu.eventLoop],
+      ['other service threads (hashing)', cpu.serviceOthers],
+      ['flood process', cpu.load],
+      ['probe', cpu.probe],
+    ], { cores, perSecond: ceiling }),
+  );
 }

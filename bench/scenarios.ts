@@ -259,7 +259,8 @@ export async function loginScenario(ctx: BenchContext): Promise<void> {
   const service0 = threadCpuMs(ctx.service.pid);
   const client0 = process.cpuUsage();
   const r = await load({ ...loginLoad(ctx, ctx.seconds), warmupSeconds: 0 });
-  const cpu = loginCpu(r.requests, service0, threadCpuMs(ctx.service.pid), process.cpuUsage(client0));
+  const service1 = threadCpuMs(ctx.service.pid);
+  const client = process.cpuUsage(client0);
   const ceiling = await ceilingAround(before);
   const parallel = ceiling.perSecond;
   ctx.rows.push({
@@ -279,27 +280,29 @@ export async function loginScenario(ctx: BenchContext): Promise<void> {
     pass: r.rps >= 0.9 * parallel,
   });
   // Where a login's CPU goes, and the rate the cores allow with it: the floor of this row.
-  const allowed = (cores * 1000) / cpu.total;
-  ctx.rows.push({
-    scenario: '  CPU a login',
-    measured:
-      `service event loop ${cpu.eventLoop.toFixed(2)} ms, other service threads (hashing) ${cpu.others.toFixed(2)} ms, ` +
-      `load generator ${cpu.client.toFixed(2)} ms: ${cores} cores allow ${allowed.toFixed(0)}/s = ${times(allowed / parallel)} of ${cores} at a time`,
-  });
+  ctx.rows.push(
+    cpuPerLoginRow('  CPU a login', r.requests, [
+      ['service event loop', service1.main - service0.main],
+      ['other service threads (hashing)', service1.others - service0.others],
+      ['load generator', (client.user + client.system) / 1000],
+    ], { cores, perSecond: parallel }),
+  );
 }
 
-/** CPU time per request (ms) of the service's event loop, its other threads, and this process (the load generator). */
-function loginCpu(
-  requests: number,
-  before: { main: number; others: number },
-  after: { main: number; others: number },
-  client: NodeJS.CpuUsage,
-): { eventLoop: number; others: number; client: number; total: number } {
-  const n = Math.max(1, requests);
-  const eventLoop = (after.main - before.main) / n;
-  const others = (after.others - before.others) / n;
-  const clientMs = (client.user + client.system) / 1000 / n;
-  return { eventLoop, others, client: clientMs, total: eventLoop + others + clientMs };
+/**
+ * A row saying where the CPU of `logins` logins went (each party's ms over the run, shown per
+ * login) and the rate the cores allow with that much CPU a login, against the ceiling.
+ */
+export function cpuPerLoginRow(scenario: string, logins: number, spent: [party: string, ms: number][], ceiling: { cores: number; perSecond: number }): Row {
+  const n = Math.max(1, logins);
+  const perLogin = spent.reduce((sum, [, ms]) => sum + ms, 0) / n;
+  const allowed = (ceiling.cores * 1000) / perLogin;
+  return {
+    scenario,
+    measured:
+      `${spent.map(([party, ms]) => `${party} ${(ms / n).toFixed(2)} ms`).join(', ')}: ` +
+      `${ceiling.cores} cores allow ${allowed.toFixed(0)}/s = ${times(allowed / ceiling.perSecond)} of ${ceiling.cores} at a time`,
+  };
 }
 
 export async function register(ctx: BenchContext): Promise<void> {
