@@ -196,7 +196,7 @@ export async function attendanceBurst(ctx: BenchContext): Promise<void> {
     p99: round(percentile(sustained.latencies, 99), 1),
     target: '≥ 0.5× /users/me',
     measured:
-      `${ratio.toFixed(2)}× (${sustainedRate.toFixed(0)} vs ${meRate.toFixed(0)} req/s, /users/me ${meBefore.rps.toFixed(0)} before and ${meAfter.rps.toFixed(0)} after; ` +
+      `${ratio.toFixed(3)}× (${sustainedRate.toFixed(0)} vs ${meRate.toFixed(0)} req/s, /users/me ${meBefore.rps.toFixed(0)} before and ${meAfter.rps.toFixed(0)} after; ` +
       `${sustained.answered.size} of ${sustainedCount} accepted, ${sustained.refused} refused)`,
     pass: ratio >= 0.5 && sustained.answered.size === sustainedCount,
     note: `${SUSTAINED_STUDENTS} students × ${SUSTAINED_SESSIONS} sessions, sustained; the 500-burst alone: ${rate.toFixed(0)}/s`,
